@@ -1,0 +1,5 @@
+import sys
+
+from authcheck.cli import main
+
+sys.exit(main())

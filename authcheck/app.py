@@ -1,0 +1,152 @@
+"""The ASGI application: /verify on a lean raw-ASGI path, the rest on Starlette."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import AsyncIterator, Sequence
+from typing import Literal
+
+import httpx
+import structlog
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from authcheck.answers import allow_answer, denial_answer
+from authcheck.authenticator import Authenticator
+from authcheck.config import Config
+from authcheck.errors import KeysUnavailable
+from authcheck.gate import Decision, Gate
+from authcheck.key_store import KeyStore
+from authcheck.metrics import Metrics
+
+DecisionLog = Literal["all", "denials", "off"]
+
+# The only request headers /verify reads; everything else is never even decoded.
+_READ_HEADERS = frozenset({
+    b"authorization", b"host", b"x-request-id",
+    b"x-forwarded-method", b"x-forwarded-uri", b"x-forwarded-host",
+    b"x-original-method", b"x-original-uri", b"x-original-url",
+})
+
+log = structlog.get_logger("authcheck")
+
+
+class Service:
+    """Everything one worker process holds: keys, caches, rules, counters."""
+
+    def __init__(self, config: Config, transport: httpx.AsyncBaseTransport | None = None,
+                 decision_log: DecisionLog = "all") -> None:
+        self.config = config
+        self.key_store = KeyStore(config.issuers, transport)
+        self.authenticator = Authenticator(config, self.key_store, _log_dropped_header)
+        self.gate = Gate(config, self.authenticator)
+        self.metrics = Metrics()
+        self.decision_log = decision_log
+
+
+def _log_dropped_header(header: str, why: str) -> None:
+    log.warning("identity_header_dropped", header=header, why=why)
+
+
+def create_app(config: Config, transport: httpx.AsyncBaseTransport | None = None,
+               decision_log: DecisionLog = "all", extra_routes: Sequence[BaseRoute] = ()) -> ASGIApp:
+    """`extra_routes` is how `authcheck dev` serves its development issuer on the same port."""
+    service = Service(config, transport, decision_log)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        service.key_store.start()
+        for warning in _insecure_issuers(config):
+            log.warning("insecure_issuer", iss=warning)
+        yield
+        await service.key_store.close()
+
+    async def healthz(_: Request) -> Response:
+        return PlainTextResponse("ok\n")
+
+    async def readyz(_: Request) -> Response:
+        problems = service.key_store.not_ready()
+        if problems:
+            return JSONResponse({"ready": False, "issuers": problems}, status_code=503)
+        return JSONResponse({"ready": True})
+
+    async def metrics(_: Request) -> Response:
+        return PlainTextResponse(service.metrics.render(service.key_store),
+                                 media_type="text/plain; version=0.0.4")
+
+    routes = [Route("/healthz", healthz, methods=["GET", "HEAD"]),
+              Route("/readyz", readyz, methods=["GET", "HEAD"]),
+              Route("/metrics", metrics, methods=["GET"]), *extra_routes]
+    return VerifyRouter(Starlette(routes=routes, lifespan=lifespan), service)
+
+
+def _insecure_issuers(config: Config) -> list[str]:
+    loopback = ("http://127.", "http://localhost", "http://[::1]")
+    return [i.issuer for i in config.issuers if i.issuer.startswith("http://") and not i.issuer.startswith(loopback)]
+
+
+class VerifyRouter:
+    """Answers /verify and /verify/<path> itself; passes every other request on."""
+
+    def __init__(self, app: ASGIApp, service: Service) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
+            if raw_path == b"/verify" or raw_path.startswith(b"/verify/"):
+                await self._verify(scope, raw_path, send)
+                return
+        await self.app(scope, receive, send)
+
+    async def _verify(self, scope: Scope, raw_path: bytes, send: Send) -> None:
+        """Never reads the request body: some proxies announce one and never send it."""
+        started = time.perf_counter()
+        headers: dict[str, list[str]] = {}
+        for name, value in scope["headers"]:
+            if name in _READ_HEADERS:
+                headers.setdefault(name.decode(), []).append(value.decode("latin-1"))
+        envoy_subpath = raw_path[7:].decode("latin-1") if len(raw_path) > 7 else None
+        method = scope["method"]
+        try:
+            decision = await self.service.gate.decide(
+                headers, method, envoy_subpath, scope["query_string"].decode("latin-1"))
+        except Exception:  # a bug must never become a 500 or an open door
+            log.exception("internal_error")
+            decision = Decision(503, denial=KeysUnavailable("authcheck failed to decide.", 5))
+        if decision.denial is None:
+            status, answer_headers, body = allow_answer(decision.headers)
+        else:
+            status, answer_headers, body = denial_answer(decision.denial, head=method == "HEAD")
+        await send({"type": "http.response.start", "status": status, "headers": answer_headers})
+        await send({"type": "http.response.body", "body": body})
+        self._record(decision, headers, time.perf_counter() - started)
+
+    def _record(self, decision: Decision, headers: dict[str, list[str]], seconds: float) -> None:
+        code = decision.denial.code if decision.denial else "ok"
+        self.service.metrics.observe(decision.status, code, seconds)
+        mode = self.service.decision_log
+        if mode == "off" or (mode == "denials" and decision.denial is None):
+            return
+        request, identity = decision.request, decision.identity
+        log.info(
+            "decision",
+            decision="allow" if decision.denial is None else "deny",
+            status=decision.status,
+            code=code,
+            reason=decision.denial.reason if decision.denial else None,
+            rule=decision.rule.name if decision.rule else None,
+            method=request.method if request else None,
+            host=request.host if request else None,
+            path=request.path if request else None,
+            sub=identity.subject if identity else None,
+            client_id=identity.client_id if identity else None,
+            iss=identity.issuer if identity else None,
+            latency_ms=round(seconds * 1000, 3),
+            request_id=headers.get("x-request-id", [None])[0],
+        )

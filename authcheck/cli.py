@@ -1,0 +1,139 @@
+"""The `authcheck` command: serve, check, explain, dev."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import sys
+from collections.abc import Sequence
+
+import uvicorn
+
+from authcheck.app import create_app
+from authcheck.config_file import ConfigError, config_warnings, load_config, summarize
+from authcheck.dev import DevIssuer, banner
+from authcheck.explain import explain
+from authcheck.logs import configure_logging
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, no usage dump
+        sys.stderr.write(f"authcheck: {message} (see `authcheck --help`)\n")
+        sys.exit(2)
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    if not value.isdigit():
+        sys.stderr.write(f"authcheck: {name}={value!r} is not a whole number\n")
+        sys.exit(2)
+    return int(value)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="authcheck", description="JWT forward-auth for ingress proxies.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    serve = commands.add_parser("serve", help="run the service")
+    serve.add_argument("--config", default=os.environ.get("AUTHCHECK_CONFIG"))
+    serve.add_argument("--host", default=os.environ.get("AUTHCHECK_HOST", "127.0.0.1"))
+    serve.add_argument("--port", type=int, default=_env_int("AUTHCHECK_PORT", 8080))
+    serve.add_argument("--workers", type=int, default=_env_int("AUTHCHECK_WORKERS", 1))
+    serve.add_argument("--log-level", default=os.environ.get("AUTHCHECK_LOG_LEVEL", "info"),
+                       choices=["debug", "info", "warning", "error"])
+    serve.add_argument("--log-format", default="json", choices=["json", "console"])
+    serve.add_argument("--decision-log", default=os.environ.get("AUTHCHECK_DECISION_LOG", "all"),
+                       choices=["all", "denials", "off"], help="which decisions get a log line")
+
+    check = commands.add_parser("check", help="validate a config file")
+    check.add_argument("--config", default=os.environ.get("AUTHCHECK_CONFIG"))
+
+    exp = commands.add_parser("explain", help="show how one request would be decided")
+    exp.add_argument("--config", default=os.environ.get("AUTHCHECK_CONFIG"))
+    exp.add_argument("--method", required=True)
+    exp.add_argument("--uri", required=True)
+    exp.add_argument("--host")
+    exp.add_argument("--token")
+
+    dev = commands.add_parser("dev", help="zero-setup demo with a development issuer")
+    dev.add_argument("--port", type=int, default=8080)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "dev":
+            return _dev(args.port)
+        if not args.config:
+            raise _Fatal("--config FILE (or AUTHCHECK_CONFIG) is required")
+        config = load_config(args.config)
+        if args.command == "check":
+            for warning in config_warnings(config):
+                print(f"warning: {warning}")
+            print(summarize(config))
+            return 0
+        if args.command == "explain":
+            return asyncio.run(explain(config, args.method, args.uri, args.host, args.token))
+        return _serve(args)
+    except ConfigError as exc:
+        sys.stderr.write(f"{exc}\n")
+        return 2
+    except _Fatal as exc:
+        sys.stderr.write(f"authcheck: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+class _Fatal(Exception):
+    """A problem to report in one line before exiting."""
+
+
+def _ensure_can_listen(host: str, port: int) -> None:
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as exc:
+        raise _Fatal(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
+def _serve(args: argparse.Namespace) -> int:
+    if args.workers < 1:
+        raise _Fatal("--workers must be at least 1")
+    _ensure_can_listen(args.host, args.port)
+    configure_logging(args.log_level, args.log_format)
+    # Workers re-create the app from these variables (uvicorn needs an import string for N > 1).
+    os.environ.update({
+        "AUTHCHECK_CONFIG": os.path.abspath(args.config), "AUTHCHECK_LOG_LEVEL": args.log_level,
+        "AUTHCHECK_LOG_FORMAT": args.log_format, "AUTHCHECK_DECISION_LOG": args.decision_log,
+    })
+    uvicorn.run("authcheck.server:app_from_environment", factory=True, host=args.host, port=args.port,
+                workers=args.workers, **SERVER_OPTIONS)
+    return 0
+
+
+# A lean server stack: uvloop + httptools, no access log (authcheck logs each decision
+# itself), no Server/Date headers, and no proxy-header rewriting of the peer address.
+SERVER_OPTIONS = dict(loop="uvloop", http="httptools", access_log=False, server_header=False,
+                      date_header=False, proxy_headers=False, lifespan="on", log_level="warning")
+
+
+def _dev(port: int) -> int:
+    _ensure_can_listen("127.0.0.1", port)
+    configure_logging("info", "console")
+    issuer = DevIssuer(port)
+    app = create_app(issuer.config(), extra_routes=issuer.routes())
+    print(banner(issuer, port), flush=True)
+    uvicorn.run(app, host="127.0.0.1", port=port, **SERVER_OPTIONS)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

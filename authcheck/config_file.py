@@ -1,0 +1,667 @@
+"""The config file: YAML (or TOML, same schema) in, a validated `Config` out.
+
+A user fixing a config wants every problem at once, each naming the file, the line, the
+key and what to write instead (as oauth2-proxy does), and never a traceback. So the schema
+walk below reports a problem and carries on; `ConfigError` is raised only at the end.
+
+Sections: the public API; reading YAML/TOML (and YAML line numbers); the generic walk
+(`_At`, `_Gather`, `_fields`, `_list_of`); the values; the schema tables; lint and summary.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import json
+import os
+import re
+import tomllib
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, NoReturn
+from urllib.parse import urlsplit
+
+import yaml
+
+from authcheck.config import (
+    ASYMMETRIC_ALGORITHMS, INGRESS_KINDS, Access, CacheConfig, Config, IssuerConfig, Match, Rule,
+)
+
+KeyPath = tuple[str | int, ...]          # mapping keys are str, list indices int
+LineOf = Callable[[KeyPath], int | None]
+
+# Set on every 200 by the service itself; a configured header must not shadow them.
+_IDENTITY_HEADERS = {name.lower(): name for name in (
+    "X-Auth-Subject", "X-Auth-Issuer", "X-Auth-Scopes", "X-Auth-Client-Id", "X-Auth-Organization-Id")}
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 token: methods, header names
+_HOST = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*|\[[0-9a-f:.]+\]")
+_SIMPLE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+# ---------------------------------------------------------------------------- public API
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with a config: where it is and what to do about it."""
+
+    location: str            # key path such as "rules[2].match.paths[0]"; "" for the whole file
+    message: str             # "<what is wrong>; <the fix>"
+    line: int | None = None  # 1-based, when the format tells (YAML)
+
+    def render(self, source: str) -> str:
+        where = source if self.line is None else f"{source}:{self.line}"
+        return f"{where}: {self.location}: {self.message}" if self.location else f"{where}: {self.message}"
+
+
+class ConfigError(Exception):
+    """A config that cannot be used; `str()` gives every problem, one per line."""
+
+    def __init__(self, source: str, problems: list[Problem]) -> None:
+        super().__init__(source, problems)
+        self.source = source
+        self.problems = problems
+
+    def __str__(self) -> str:
+        return "\n".join(problem.render(self.source) for problem in self.problems)
+
+
+def load_config(path: str | os.PathLike[str]) -> Config:
+    """Read and validate a config file; `.toml` is TOML, anything else YAML."""
+    source = os.fspath(path)
+    text = _read_text(source)
+    if Path(source).suffix.lower() == ".toml":
+        data, line_of, early = _parse_toml(text, source), _no_line, []
+    else:
+        data, line_of, early = _parse_yaml(text, source)
+    config, problems = _check(data, source, line_of)
+    return _verdict(source, config, early + problems)
+
+
+def parse_config(data: object, source: str = "<memory>", *, line_of: LineOf | None = None) -> Config:
+    """Validate already-parsed data; `line_of` maps a key path to its line, when known."""
+    return _verdict(source, *_check(data, source, line_of or _no_line))
+
+
+def _check(data: object, source: str, line_of: LineOf) -> tuple[Config | None, list[Problem]]:
+    at = _At(_Report(line_of))
+    try:
+        return _config(data, at, source), at.report.problems
+    except _Invalid:
+        return None, at.report.problems
+
+
+def _verdict(source: str, config: Config | None, problems: list[Problem]) -> Config:
+    if problems or config is None:
+        raise ConfigError(source, sorted(problems, key=lambda problem: problem.line or 0))
+    return config
+
+
+# ---------------------------------------------------------------------------- reading
+
+def _no_line(path: KeyPath) -> None:
+    return None
+
+
+def _file_problem(source: str, message: str, line: int | None = None) -> ConfigError:
+    return ConfigError(source, [Problem("", message, line)])
+
+
+def _read_text(source: str) -> str:
+    try:
+        raw = Path(source).read_bytes()
+    except FileNotFoundError:
+        raise _file_problem(source, "file not found; check the --config path (or AUTHCHECK_CONFIG)") from None
+    except OSError as error:
+        raise _file_problem(source, f"cannot read the file ({error.strerror}); "
+                                    "check that it is a file authcheck's user may read") from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise _file_problem(source, f"is not UTF-8 text (byte {raw[error.start]:#04x} at offset {error.start}); "
+                                    "point --config at the YAML or TOML file, saved as UTF-8") from None
+
+
+def _parse_toml(text: str, source: str) -> object:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        found = re.search(r"\s*\(at line (\d+), column (\d+)\)$", str(error))
+        what = str(error)[:found.start()] if found else str(error)
+        column = f" (column {found[2]})" if found else ""
+        raise _file_problem(source, f"TOML syntax error: {what}{column}; check the quoting and the "
+                                    "[table] headers around this line", int(found[1]) if found else None) from None
+
+
+def _parse_yaml(text: str, source: str) -> tuple[object, LineOf, list[Problem]]:
+    """Parse with the safe loader, keeping the composed nodes for line numbers."""
+    try:
+        loader = yaml.SafeLoader(text)
+        root = loader.get_single_node()
+        duplicates = list(_duplicate_keys(root, (), set())) if root is not None else []
+        data = loader.construct_document(root) if root is not None else None
+    except yaml.YAMLError as error:
+        raise _yaml_problem(error, source) from None
+    except RecursionError:
+        raise _file_problem(source, "is nested too deeply to be a config; is this the right file?") from None
+    return data, _yaml_lines(root), duplicates
+
+
+def _yaml_problem(error: yaml.YAMLError, source: str) -> ConfigError:
+    if isinstance(error, yaml.reader.ReaderError):
+        return _file_problem(source, f"holds a character YAML does not allow ({error.character:#06x} at offset "
+                                     f"{error.position}); point --config at the YAML or TOML text file")
+    if not isinstance(error, yaml.MarkedYAMLError) or error.problem_mark is None:
+        return _file_problem(source, f"is not readable YAML ({' '.join(str(error).split())}); "
+                                     "is this the right file?")
+    mark = error.problem_mark
+    context = f" ({error.context} on line {error.context_mark.line + 1})" if error.context and error.context_mark else ""
+    return _file_problem(source, f"YAML syntax error at column {mark.column + 1}: {error.problem}{context}; check "
+                                 "the indentation, and quote values containing ': ' or ' #' or starting with * & ! [ {",
+                         mark.line + 1)
+
+
+def _duplicate_keys(node: yaml.Node, path: KeyPath, seen: set[int]) -> Iterator[Problem]:
+    """PyYAML silently keeps the last of two equal keys: a dropped `rules:` must not go unnoticed."""
+    if id(node) in seen:  # an alias: already walked
+        return
+    seen.add(id(node))
+    if isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            yield from _duplicate_keys(item, path + (index,), seen)
+    elif isinstance(node, yaml.MappingNode):
+        first_line: dict[str, int] = {}
+        for key, value in node.value:
+            if not isinstance(key, yaml.ScalarNode) or key.tag == "tag:yaml.org,2002:merge":
+                continue
+            line = key.start_mark.line + 1
+            if key.value in first_line:
+                yield Problem(_render_path(path + (key.value,)), f"is given twice (also on line "
+                              f"{first_line[key.value]}) and YAML would silently keep only this one; "
+                              "merge the two into one", line)
+            first_line.setdefault(key.value, line)
+            yield from _duplicate_keys(value, path + (key.value,), seen)
+
+
+def _yaml_lines(root: yaml.Node | None) -> LineOf:
+    """Line of a key path: the key's line for mapping entries, the item's for list items;
+    a path that does not exist (a missing key) gets the line of its deepest existing parent."""
+    def line_of(path: KeyPath) -> int | None:
+        if root is None:
+            return None
+        node, line = root, root.start_mark.line + 1
+        for step in path:
+            found = _yaml_child(node, step)
+            if found is None:
+                break
+            line, node = found
+        return line
+    return line_of
+
+
+def _yaml_child(node: yaml.Node, step: str | int) -> tuple[int, yaml.Node] | None:
+    if isinstance(node, yaml.SequenceNode) and isinstance(step, int) and step < len(node.value):
+        return node.value[step].start_mark.line + 1, node.value[step]
+    if isinstance(node, yaml.MappingNode):
+        for key, value in reversed(node.value):  # the last of equal keys is the one kept
+            if isinstance(key, yaml.ScalarNode) and key.value == step:
+                return key.start_mark.line + 1, value
+    return None
+
+
+# ---------------------------------------------------------------------------- the walk
+
+class _Invalid(Exception):
+    """The value at hand is wrong and already reported: skip building what contains it."""
+
+
+@dataclass
+class _Report:
+    line_of: LineOf
+    problems: list[Problem] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _At:
+    """Where the walk is: the report to add to and the key path of the value at hand."""
+
+    report: _Report
+    path: KeyPath = ()
+
+    def __truediv__(self, step: str | int) -> _At:
+        return _At(self.report, self.path + (step,))
+
+    def note(self, what: str, fix: str) -> None:
+        self.report.problems.append(Problem(_render_path(self.path), f"{what}; {fix}", self.report.line_of(self.path)))
+
+    def fail(self, what: str, fix: str) -> NoReturn:
+        self.note(what, fix)
+        raise _Invalid
+
+
+class _Gather:
+    """Runs several checks (`with gather:` each) so that all are reported; `check()` then
+    raises `_Invalid` if any failed."""
+
+    def __init__(self) -> None:
+        self.failed = False
+
+    def __enter__(self) -> _Gather:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> bool:
+        self.failed |= kind is _Invalid
+        return kind is _Invalid
+
+    def check(self) -> None:
+        if self.failed:
+            raise _Invalid
+
+
+Check = Callable[[object, _At], Any]
+
+
+def _render_path(path: KeyPath) -> str:
+    text = ""
+    for step in path:
+        if isinstance(step, int):
+            text += f"[{step}]"
+        elif _SIMPLE_KEY.fullmatch(step):
+            text += f".{step}" if text else step
+        else:
+            text += f"[{json.dumps(step)}]"
+    return text
+
+
+def _kind(value: object) -> str:
+    kinds = {type(None): "null", bool: "a boolean", int: "a number", float: "a decimal number",
+             str: "a string", list: "a list", dict: "a mapping"}
+    return kinds.get(type(value), type(value).__name__)
+
+
+def _mapping(value: object, at: _At, example: str) -> dict[Any, Any]:
+    if not isinstance(value, dict):
+        at.fail(f"must be a mapping, got {_kind(value)}", f"write it like {example}")
+    return value
+
+
+def _fields(value: object, at: _At, table: _Table) -> dict[str, Any]:
+    """Check a mapping key by key against its table; returns the checked values by key."""
+    mapping = _mapping(value, at, table.example)
+    gather, checked = _Gather(), {}
+    for key, item in mapping.items():
+        with gather:
+            checked[str(key)] = _field(str(key), item, at / str(key), table)
+    missing = [key for key in table.required if key not in mapping]
+    for key in missing:
+        (at / key).note("is missing", table.required[key])
+    gather.check()
+    if missing:
+        raise _Invalid
+    return checked
+
+
+def _field(key: str, value: object, at: _At, table: _Table) -> Any:
+    if key not in table.checks:
+        _unknown_key(key, at, table)
+    if value is None:
+        at.fail("has no value (null)", "give it a value, or remove the key to get the default")
+    return table.checks[key](value, at)
+
+
+def _unknown_key(key: str, at: _At, table: _Table) -> NoReturn:
+    home = _HOME.get(key)
+    close = difflib.get_close_matches(key.lower(), list(table.checks), n=1, cutoff=0.8 if home else 0.6)
+    if close:
+        at.fail("unknown key", f'did you mean "{close[0]}"?')
+    if home:
+        at.fail(f"does not belong in {table.name}", f"it is a key of {home}: check its indentation")
+    at.fail("unknown key", f"the keys allowed in {table.name} are {', '.join(table.checks)}")
+
+
+def _list_of(item: Check, example: str, if_empty: str | None, into: Callable[[list[Any]], Any] = tuple) -> Check:
+    """A list whose items each pass `item`; `if_empty` is the fix for an empty one (None: allowed)."""
+    def check(value: object, at: _At) -> Any:
+        if not isinstance(value, list):
+            at.fail(f"must be a list, got {_kind(value)}", f"write it like {example}")
+        if not value and if_empty is not None:
+            at.fail("is an empty list", if_empty)
+        gather, items = _Gather(), []
+        for index, element in enumerate(value):
+            with gather:
+                items.append(item(element, at / index))
+        gather.check()
+        return into(items)
+    return check
+
+
+def _note_duplicates(items: list[Any], key: str, at: _At, fix: str) -> None:
+    """Report items whose `key` (a string) repeats an earlier item's."""
+    first: dict[str, int] = {}
+    for index, item in enumerate(items):
+        value = item.get(key) if isinstance(item, dict) else None
+        if isinstance(value, str) and first.setdefault(value, index) != index:
+            (at / index / key).note(f'"{value}" is already used by {_render_path(at.path + (first[value],))}', fix)
+
+
+# ---------------------------------------------------------------------------- values
+
+def _text(value: object, at: _At, example: str) -> str:
+    if not isinstance(value, str):
+        at.fail(f"must be a string, got {_kind(value)}", f"write it like {example}")
+    if not value.strip():
+        at.fail("is empty", f"write it like {example}")
+    return value
+
+
+def _text_like(example: str) -> Check:
+    return lambda value, at: _text(value, at, example)
+
+
+def _whole(low: int, high: int, unit: str) -> Check:
+    def check(value: object, at: _At) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            at.fail(f"must be a whole number of {unit}, got {_kind(value)}", f"write a number from {low} to {high}")
+        if not low <= value <= high:
+            at.fail(f"is {value}, out of range", f"use a number of {unit} from {low} to {high}")
+        return value
+    return check
+
+
+def _choice(options: Iterable[str], why: Mapping[str, str] | None = None) -> Check:
+    """One of `options`; `why` explains refused values that users are likely to try."""
+    def check(value: object, at: _At) -> str:
+        text = _text(value, at, " or ".join(options))
+        if text in options:
+            return text
+        if why and text.lower() in why:
+            at.fail(f'"{text}" is refused: {why[text.lower()]}', f"use one of {', '.join(options)}")
+        close = difflib.get_close_matches(text.lower(), options, n=1)
+        at.fail(f'"{text}" is not allowed here', f'did you mean "{close[0]}"?' if close
+                else f"use one of {', '.join(options)}")
+    return check
+
+
+def _url(value: object, at: _At, example: str) -> str:
+    url = _text(value, at, example)
+    try:
+        parts = urlsplit(url)
+        parts.port
+    except ValueError:
+        at.fail(f'"{url}" is not a valid URL (check the port and brackets)', f"write it like {example}")
+    if any(char.isspace() for char in url) or parts.scheme not in ("https", "http") or not parts.hostname:
+        at.fail(f'"{url}" is not an https:// (or http://) URL with a host', f"write it like {example}")
+    return url
+
+
+def _issuer_url(value: object, at: _At) -> str:
+    url = _url(value, at, "issuer: https://tenant.logto.app/oidc")
+    if "?" in url or "#" in url:
+        at.fail(f'"{url}" has a query or fragment, which an issuer never has', "copy `issuer` exactly "
+                "from the issuer's /.well-known/openid-configuration (it must equal the tokens' iss)")
+    return url
+
+
+def _audiences(value: object, at: _At) -> tuple[str, ...]:
+    example = "audiences: [https://api.example.com]"
+    if isinstance(value, str):
+        return (_text(value, at, example),)
+    return _list_of(_text_like(example), example, "list the API identifiers your tokens carry in aud")(value, at)
+
+
+_HMAC_WHY = ("HMAC uses a shared secret: verified against the issuer's public key, anyone who has "
+             "that public key could forge tokens")
+_REFUSED_ALGORITHMS = {"none": "a token with alg none has no signature, so anyone could forge one",
+                       "hs256": _HMAC_WHY, "hs384": _HMAC_WHY, "hs512": _HMAC_WHY}
+
+
+def _algorithm(value: object, at: _At) -> str:
+    name = _text(value, at, "ES384")
+    refused = _REFUSED_ALGORITHMS.get(name.lower())
+    if refused:
+        at.fail(f'"{name}" is refused: {refused}', "list the asymmetric algorithm your issuer signs "
+                "with (Logto: ES384, most others: RS256), or remove `algorithms` to allow every one")
+    if name in ASYMMETRIC_ALGORITHMS:
+        return name
+    exact = [known for known in ASYMMETRIC_ALGORITHMS if known.lower() == name.lower()]
+    close = exact or difflib.get_close_matches(name, ASYMMETRIC_ALGORITHMS, n=1)
+    at.fail(f'"{name}" is not a supported algorithm', f'did you mean "{close[0]}"?' if close
+            else f"use some of {', '.join(ASYMMETRIC_ALGORITHMS)}")
+
+
+def _scope(value: object, at: _At) -> str:
+    scope = _text(value, at, "read:orders")
+    if any(char.isspace() for char in scope):
+        at.fail(f'"{scope}" contains whitespace', "put one scope per list item, e.g. [read:orders, write:orders]")
+    return scope
+
+
+def _glob(value: object, at: _At) -> str:
+    glob = _text(value, at, '"/orders/**"')
+    if not glob.startswith("/"):
+        at.fail(f'"{glob}" does not start with /', f'patterns match the path only: write "/{glob}"')
+    if refused := sorted(set(glob) & set("?[]{}\\")):
+        at.fail(f'"{glob}" uses {" ".join(refused)}: only * and ** are wildcards', "list each path separately")
+    segments = glob.split("/")[1:]
+    if any("**" in segment and segment != "**" for segment in segments):
+        at.fail(f'"{glob}": ** must be a whole segment', "write it like /a/**/b, or use * within a segment")
+    if "//" in glob or any(segment in (".", "..") for segment in segments) or not glob.isprintable() or " " in glob:
+        at.fail(f'"{glob}" can never match: paths are normalized (no //, . or .. segments, '
+                "spaces stay percent-encoded) before matching", "write the normalized path")
+    return glob
+
+
+def _method(value: object, at: _At) -> str:
+    method = _text(value, at, "GET")
+    if not _TOKEN.fullmatch(method):
+        at.fail(f'"{method}" is not an HTTP method', "put one method per list item, e.g. [GET, HEAD]")
+    return method.upper()
+
+
+def _host(value: object, at: _At) -> str:
+    host = _text(value, at, "api.example.com").lower()
+    if "://" in host or "/" in host:
+        at.fail(f'"{host}" is not a bare host name', "drop the scheme and path: write just api.example.com")
+    if ":" in host and not host.startswith("["):
+        at.fail(f'"{host}" has a port', "drop it: hosts are matched without their port")
+    if "*" in host:
+        at.fail(f'"{host}" has a wildcard, but hosts match exactly', "list each host name")
+    if not _HOST.fullmatch(host):
+        at.fail(f'"{host}" is not a valid host name', "use the ASCII (punycode) name, e.g. api.example.com")
+    return host
+
+
+def _headers(value: object, at: _At) -> tuple[tuple[str, str], ...]:
+    mapping = _mapping(value, at, "headers: {X-Auth-Email: email}")
+    gather, taken, pairs = _Gather(), {}, []
+    for name, claim in mapping.items():
+        with gather:
+            header = _header_name(str(name), at / str(name), taken)
+            pairs.append((header, _text(claim, at / str(name), f"{name}: email")))
+    gather.check()
+    return tuple(pairs)
+
+
+def _header_name(name: str, at: _At, taken: dict[str, str]) -> str:
+    if not _TOKEN.fullmatch(name):
+        at.fail("is not a valid HTTP header name", "use letters, digits and dashes, e.g. X-Auth-Email")
+    if not name.lower().startswith("x-"):
+        at.fail("must start with X- (so a claim can never set Authorization, Cookie, Host...)", f"write X-{name}")
+    if name.lower() in _IDENTITY_HEADERS:
+        at.fail(f"is the built-in identity header {_IDENTITY_HEADERS[name.lower()]}, set from the token already",
+                "pick another name, e.g. X-Auth-Email")
+    if name.lower() in taken:
+        at.fail(f"is the same header as {taken[name.lower()]} (header names ignore case)", "keep only one of them")
+    taken[name.lower()] = name
+    return name
+
+
+# ---------------------------------------------------------------------------- the schema
+
+@dataclass(frozen=True)
+class _Table:
+    """The keys of one kind of mapping: their checks, which are required (with the fix)."""
+
+    name: str
+    example: str
+    checks: Mapping[str, Check]
+    required: Mapping[str, str] = field(default_factory=dict)
+
+
+def _section(table: _Table, build: Callable[..., Any]) -> Check:
+    return lambda value, at: build(**_fields(value, at, table))
+
+
+_ISSUER = _Table("an issuer", "- issuer: https://tenant.logto.app/oidc", {
+    "issuer": _issuer_url,
+    "audiences": _audiences,
+    "jwks_uri": lambda value, at: _url(value, at, "jwks_uri: https://tenant.logto.app/oidc/jwks"),
+    "algorithms": _list_of(_algorithm, "algorithms: [ES384]",
+                           "list at least one algorithm, or remove the key to allow every asymmetric one"),
+    "leeway": _whole(0, 300, "seconds"),
+    "scope_claim": _text_like("scope_claim: scp"),
+    "token_type": _text_like("token_type: at+jwt"),
+    "refresh": _whole(10, 86400, "seconds"),
+    "max_stale": _whole(0, 604800, "seconds"),
+}, {"issuer": "add `issuer: https://...`, exactly the iss of your tokens",
+    "audiences": "add `audiences: [...]` with the API identifier your tokens carry in aud"})
+
+_MATCH = _Table("match", "match: {paths: [/orders/**], methods: [GET]}", {
+    "paths": _list_of(_glob, 'paths: ["/orders/**"]', "remove `paths` to match every path"),
+    "methods": _list_of(_method, "methods: [GET, HEAD]", "remove `methods` to match every method", frozenset),
+    "hosts": _list_of(_host, "hosts: [api.example.com]", "remove `hosts` to match every host", frozenset),
+})
+
+_RULE = _Table("a rule", "- name: orders-read", {
+    "name": _text_like("name: orders-read"),
+    "match": _section(_MATCH, Match),
+    "allow": _choice([Access.ANONYMOUS.value, Access.AUTHENTICATED.value]),
+    "scopes": _list_of(_scope, "scopes: [read:orders]", "list at least one scope, or use allow: authenticated"),
+    "any_scopes": _list_of(_scope, "any_scopes: [admin]", "list at least one scope, or use allow: authenticated"),
+}, {"name": "add `name: ...`: logs and metrics name the rule that decided",
+    "match": "add `match: {paths: [...]}`, or `match: {}` to match every request"})
+
+_CACHE = _Table("cache", "cache: {max_entries: 100000, max_ttl: 3600}", {
+    "max_entries": _whole(0, 10_000_000, "entries"),
+    "max_ttl": _whole(1, 86400, "seconds"),
+})
+
+_ACCESS_KEYS = ("allow", "scopes", "any_scopes")
+
+
+def _rule(value: object, at: _At) -> Rule:
+    gather = _Gather()
+    with gather:
+        fields = _fields(value, at, _RULE)
+    given = [key for key in _ACCESS_KEYS if isinstance(value, dict) and key in value]
+    if isinstance(value, dict) and len(given) != 1:
+        at.note(f"has {' and '.join(given) if given else 'none of allow, scopes, any_scopes'}",
+                "give a rule exactly one of allow: anonymous|authenticated, scopes: [...], any_scopes: [...]")
+        raise _Invalid
+    gather.check()
+    key = given[0]
+    if key == "allow":
+        return Rule(fields["name"], fields["match"], Access(fields["allow"]))
+    return Rule(fields["name"], fields["match"], Access(key), fields[key])
+
+
+def _issuers(value: object, at: _At) -> tuple[IssuerConfig, ...]:
+    check = _list_of(_section(_ISSUER, IssuerConfig), "issuers: [{issuer: https://..., audiences: [...]}]",
+                     "add an issuer: `- issuer: https://...` with its `audiences`")
+    if isinstance(value, list):
+        _note_duplicates(value, "issuer", at, "merge the two entries, with all the audiences in one")
+    return check(value, at)
+
+
+def _rules(value: object, at: _At) -> tuple[Rule, ...]:
+    if isinstance(value, list):
+        _note_duplicates(value, "name", at, "give every rule its own name: logs and metrics report it")
+    return _list_of(_rule, "rules: [{name: ..., match: {...}, allow: ...}]", None)(value, at)
+
+
+_TOP = _Table("the top level", "issuers: [...]", {
+    "issuers": _issuers,
+    "rules": _rules,
+    "default": _choice(["deny", "authenticated"], {
+        "anonymous": "a default is never anonymous; add a last rule with `match: {}` and `allow: anonymous`",
+        "allow": "a default is never anonymous; add a last rule with `match: {}` and `allow: anonymous`"}),
+    "headers": _headers,
+    "ingress": _choice(INGRESS_KINDS),
+    "cache": _section(_CACHE, CacheConfig),
+}, {"issuers": "add `issuers:` with at least one `- issuer: https://...` and its `audiences`"})
+
+# Where a key belongs, for a key written at the wrong indentation.
+_HOME = {key: table.name for table in (_TOP, _ISSUER, _RULE, _MATCH, _CACHE) for key in table.checks}
+
+
+def _config(data: object, at: _At, source: str) -> Config:
+    if data is None:
+        at.fail("the file is empty", "it needs at least `issuers:` (see the example in the README)")
+    if not isinstance(data, dict):
+        at.fail(f"the top level is {_kind(data)}, not a mapping", "start the file with `issuers:` at column 1")
+    return Config(**{"rules": (), **_fields(data, at, _TOP)}, source=source)
+
+
+# ---------------------------------------------------------------------------- lint and summary
+
+def config_warnings(config: Config) -> list[str]:
+    """What is valid but probably not meant; the service still starts."""
+    return [*_plain_http(config), *_shadowed_rules(config), *_default_notes(config)]
+
+
+def _plain_http(config: Config) -> Iterator[str]:
+    for index, issuer in enumerate(config.issuers):
+        for key, url in (("issuer", issuer.issuer), ("jwks_uri", issuer.jwks_uri)):
+            parts = urlsplit(url or "")
+            if parts.scheme == "http" and not _loopback(parts.hostname or ""):
+                yield (f"issuers[{index}].{key}: {url} is plain http off loopback: anyone on the network path "
+                       "can swap the keys in transit; use https:// unless that network is trusted (in-cluster)")
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _shadowed_rules(config: Config) -> Iterator[str]:
+    catch_all: tuple[int, Rule] | None = None
+    for index, rule in enumerate(config.rules):
+        if catch_all:
+            yield (f"rules[{index}] ({rule.name}): never matches, because rules[{catch_all[0]}] "
+                   f"({catch_all[1].name}) before it matches every request; move it above that rule")
+        elif _matches_everything(rule.match):
+            catch_all = (index, rule)
+
+
+def _matches_everything(match: Match) -> bool:
+    return match.methods is None and match.hosts is None and (match.paths is None or "/**" in match.paths)
+
+
+def _default_notes(config: Config) -> Iterator[str]:
+    if config.default == "authenticated":
+        yield ("default: authenticated: a request that matches no rule is allowed for any valid token, "
+               "whatever its scopes; keep `default: deny` unless every route is open to every signed-in caller")
+    elif not config.rules:
+        yield "rules: there are none and default is deny, so every request is answered 403"
+
+
+def _access(rule: Rule) -> str:
+    if rule.access in (Access.ALL_SCOPES, Access.ANY_SCOPE):
+        return f"{rule.access.value}: {', '.join(rule.scopes)}"
+    return rule.access.value
+
+
+def summarize(config: Config) -> str:
+    """The few lines `authcheck check` prints for a valid config."""
+    lines = [f"{config.source}: OK",
+             f"  issuers ({len(config.issuers)}): {', '.join(issuer.issuer for issuer in config.issuers)}",
+             f"  rules ({len(config.rules)}, first match decides):"]
+    lines += [f"    {rule.name}: {_access(rule)}" for rule in config.rules]
+    lines += [f"  default: {config.default}", f"  ingress: {config.ingress}"]
+    if config.headers:
+        lines.append("  headers: " + ", ".join(f"{header} <- {claim}" for header, claim in config.headers))
+    return "\n".join(lines)

@@ -1,0 +1,202 @@
+"""Fetching and refreshing each issuer's signing keys over HTTP (the only I/O behind /verify).
+
+Keys are fetched in the background from start-up on, refreshed on a schedule, and once
+more (at most every 30 s, shared by concurrent requests) when a token names an unknown
+kid. When fetches fail, the last good keys serve until they are `max_stale` old; after
+that, and before the first success, every check that needs keys fails closed with 503.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import httpx
+import structlog
+
+from authcheck.config import IssuerConfig
+from authcheck.errors import KeysUnavailable
+from authcheck.keys import JwksError, KeySet, parse_jwks
+
+UNKNOWN_KID_COOLDOWN = 30.0      # seconds between kid-triggered refreshes per issuer
+UNKNOWN_KID_WAIT = 2.0           # how long a request waits for that refresh
+MIN_REFRESH = 60.0               # a Cache-Control max-age shorter than this is raised to it
+RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)  # after consecutive failed fetches
+MAX_DOCUMENT_BYTES = 1024 * 1024
+FETCH_TIMEOUT = httpx.Timeout(5.0)
+
+log = structlog.get_logger("authcheck.keys")
+
+
+class FetchError(Exception):
+    """A discovery or JWKS fetch failed; `result` labels the metric."""
+
+    def __init__(self, message: str, result: str) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+@dataclass
+class FetchStats:
+    """Counts by result ("ok", "http_error", "network_error", "invalid"), for /metrics."""
+
+    by_result: dict[str, int] = field(default_factory=dict)
+
+    def add(self, result: str) -> None:
+        self.by_result[result] = self.by_result.get(result, 0) + 1
+
+
+class IssuerKeys:
+    def __init__(
+        self,
+        config: IssuerConfig,
+        client: httpx.AsyncClient,
+        stats: FetchStats,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self.keys: KeySet | None = None
+        self.fetched_at: float | None = None
+        self.last_error: str | None = "keys not fetched yet"
+        self._client = client
+        self._stats = stats
+        self._clock = clock
+        self._jwks_uri = config.jwks_uri
+        self._max_age: float | None = None
+        self._failures = 0
+        self._inflight: asyncio.Task[None] | None = None
+        self._last_kid_refresh = -UNKNOWN_KID_COOLDOWN
+
+    def usable(self) -> KeySet:
+        """The keys to verify with now; raises KeysUnavailable when there are none fresh enough."""
+        if self.keys is None or self.fetched_at is None:
+            raise KeysUnavailable(f"The issuer's keys could not be fetched yet ({self.last_error}).", 5)
+        if self._clock() - self.fetched_at > self.config.max_stale:
+            raise KeysUnavailable(f"The issuer's keys are too old ({self.last_error}).", 30)
+        return self.keys
+
+    def age(self) -> float | None:
+        return None if self.fetched_at is None else self._clock() - self.fetched_at
+
+    async def refresh(self) -> None:
+        """Fetch now, or join the fetch already under way."""
+        if self._inflight is None:
+            self._inflight = asyncio.create_task(self._fetch())
+            self._inflight.add_done_callback(lambda _: setattr(self, "_inflight", None))
+        await asyncio.shield(self._inflight)
+
+    async def refresh_for_unknown_kid(self) -> bool:
+        """Refresh once for a token whose kid we do not know; False while cooling down."""
+        now = self._clock()
+        if self._inflight is None and now - self._last_kid_refresh < UNKNOWN_KID_COOLDOWN:
+            return False
+        if self._inflight is None:
+            self._last_kid_refresh = now
+        try:
+            await asyncio.wait_for(self.refresh(), UNKNOWN_KID_WAIT)
+        except TimeoutError:
+            return False
+        return True
+
+    async def run_schedule(self) -> None:
+        """Keep the keys fresh for the life of the process."""
+        while True:
+            await self.refresh()
+            await asyncio.sleep(self._next_delay())
+
+    def _next_delay(self) -> float:
+        if self._failures:
+            return RETRY_DELAYS[min(self._failures, len(RETRY_DELAYS)) - 1]
+        if self._max_age is not None:
+            return min(float(self.config.refresh), max(self._max_age, MIN_REFRESH))
+        return float(self.config.refresh)
+
+    async def _fetch(self) -> None:
+        try:
+            if self._jwks_uri is None:
+                self._jwks_uri = await self._discover()
+            body, max_age = await self._get(self._jwks_uri)
+            try:
+                keys = parse_jwks(body, self.config.algorithms)
+            except JwksError as exc:
+                raise FetchError(str(exc), "invalid") from None
+        except FetchError as exc:
+            self._failures += 1
+            self.last_error = str(exc)
+            self._stats.add(exc.result)
+            if self.config.jwks_uri is None:
+                self._jwks_uri = None  # discover again next time: the issuer may have moved its keys
+            log.warning("jwks_fetch_failed", iss=self.config.issuer, error=str(exc), result=exc.result)
+            return
+        self.keys, self.fetched_at, self._max_age = keys, self._clock(), max_age
+        self._failures, self.last_error = 0, None
+        self._stats.add("ok")
+        log.info("jwks_fetched", iss=self.config.issuer, kids=sorted(keys.by_kid), skipped=list(keys.skipped))
+
+    async def _discover(self) -> str:
+        url = self.config.issuer.rstrip("/") + "/.well-known/openid-configuration"
+        body, _ = await self._get(url)
+        try:
+            document = json.loads(body)
+        except ValueError:
+            raise FetchError(f"discovery document at {url} is not JSON", "invalid") from None
+        if not isinstance(document, dict) or document.get("issuer") != self.config.issuer:
+            raise FetchError(f"discovery document at {url} names another issuer", "invalid")
+        jwks_uri = document.get("jwks_uri")
+        if not isinstance(jwks_uri, str) or not jwks_uri.startswith(("https://", "http://")):
+            raise FetchError(f"discovery document at {url} has no http(s) jwks_uri", "invalid")
+        return jwks_uri
+
+    async def _get(self, url: str) -> tuple[bytes, float | None]:
+        try:
+            async with self._client.stream("GET", url, timeout=FETCH_TIMEOUT) as response:
+                if response.status_code != 200:
+                    raise FetchError(f"GET {url} answered {response.status_code}", "http_error")
+                body = bytearray()
+                async for chunk in response.aiter_bytes():
+                    body += chunk
+                    if len(body) > MAX_DOCUMENT_BYTES:
+                        raise FetchError(f"GET {url} is larger than {MAX_DOCUMENT_BYTES} bytes", "invalid")
+                return bytes(body), _max_age(response.headers.get("cache-control"))
+        except httpx.HTTPError as exc:
+            raise FetchError(f"GET {url} failed: {type(exc).__name__}", "network_error") from None
+
+
+def _max_age(cache_control: str | None) -> float | None:
+    for directive in (cache_control or "").split(","):
+        name, _, value = directive.strip().partition("=")
+        if name.lower() == "max-age" and value.strip('"').isdigit():
+            return float(value.strip('"'))
+    return None
+
+
+class KeyStore:
+    """Every configured issuer's keys, by issuer identifier."""
+
+    def __init__(self, issuers: tuple[IssuerConfig, ...], transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.stats = FetchStats()
+        self._client = httpx.AsyncClient(transport=transport, follow_redirects=False)
+        self.issuers = {c.issuer: IssuerKeys(c, self._client, self.stats) for c in issuers}
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        self._tasks = [asyncio.create_task(keys.run_schedule()) for keys in self.issuers.values()]
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._client.aclose()
+
+    def not_ready(self) -> dict[str, str]:
+        """Issuers without usable keys, with the reason."""
+        problems = {}
+        for issuer, keys in self.issuers.items():
+            try:
+                keys.usable()
+            except KeysUnavailable as exc:
+                problems[issuer] = exc.message
+        return problems

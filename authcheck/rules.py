@@ -1,0 +1,85 @@
+"""Route rules: which rule a request falls under, and whether an identity satisfies it (pure)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from authcheck.config import Access, Config, Match, Rule
+from authcheck.errors import InsufficientScope, RouteDenied
+from authcheck.identity import Identity
+from authcheck.original_request import OriginalRequest
+
+DEFAULT_AUTHENTICATED = Rule(name="default", match=Match(), access=Access.AUTHENTICATED)
+
+_MEMO_LIMIT = 4096  # distinct (method, host, path) answers remembered; paths are client-chosen
+
+
+def glob_to_regex(pattern: str) -> str:
+    """`*` stays inside one segment; a `**` segment spans zero or more segments.
+
+    `/x/**` therefore matches `/x`, `/x/` and `/x/a/b`, but not `/xy`.
+    """
+    regex = ""
+    for segment in pattern.split("/")[1:]:
+        if segment == "**":
+            regex += "(?:/.*)?"
+        else:
+            regex += "/" + "[^/]*".join(re.escape(part) for part in segment.split("*"))
+    return regex or "/"
+
+
+@dataclass(frozen=True, slots=True)
+class _CompiledRule:
+    rule: Rule
+    path: re.Pattern[str] | None
+
+    def matches(self, request: OriginalRequest) -> bool:
+        match = self.rule.match
+        if match.methods is not None and request.method not in match.methods:
+            return False
+        if match.hosts is not None and request.host not in match.hosts:
+            return False
+        return self.path is None or self.path.fullmatch(request.path) is not None
+
+
+class RuleSet:
+    """The configured rules, compiled once; first match wins, then `default`."""
+
+    def __init__(self, config: Config) -> None:
+        self._rules = tuple(
+            _CompiledRule(rule, _compile_paths(rule.match.paths)) for rule in config.rules
+        )
+        self._default = DEFAULT_AUTHENTICATED if config.default == "authenticated" else None
+        self._memo: dict[tuple[str, str | None, str], Rule | None] = {}
+
+    def match(self, request: OriginalRequest) -> Rule:
+        """The rule that decides this request; raises RouteDenied when none does."""
+        key = (request.method, request.host, request.path)
+        try:
+            rule = self._memo[key]
+        except KeyError:
+            rule = next((c.rule for c in self._rules if c.matches(request)), self._default)
+            if len(self._memo) >= _MEMO_LIMIT:
+                self._memo.clear()
+            self._memo[key] = rule
+        if rule is None:
+            raise RouteDenied("No rule allows this request.")
+        return rule
+
+
+def _compile_paths(paths: tuple[str, ...] | None) -> re.Pattern[str] | None:
+    if paths is None:
+        return None
+    return re.compile("|".join(f"(?:{glob_to_regex(p)})" for p in paths))
+
+
+def authorize(rule: Rule, identity: Identity) -> None:
+    """Raise InsufficientScope unless the identity holds what the rule asks for."""
+    if rule.access is Access.ALL_SCOPES:
+        missing = [scope for scope in rule.scopes if scope not in identity.scopes]
+        if missing:
+            raise InsufficientScope(f"The token lacks the scope {' '.join(missing)}.", rule.scopes)
+    elif rule.access is Access.ANY_SCOPE:
+        if identity.scopes.isdisjoint(rule.scopes):
+            raise InsufficientScope(f"The token needs one of the scopes {' '.join(rule.scopes)}.", rule.scopes)

@@ -1,0 +1,19 @@
+"""The app factory each uvicorn worker process calls (configured through the environment)."""
+
+from __future__ import annotations
+
+import os
+from typing import cast
+
+from starlette.types import ASGIApp
+
+from authcheck.app import DecisionLog, create_app
+from authcheck.config_file import load_config
+from authcheck.logs import LogFormat, configure_logging
+
+
+def app_from_environment() -> ASGIApp:
+    configure_logging(os.environ.get("AUTHCHECK_LOG_LEVEL", "info"),
+                      cast(LogFormat, os.environ.get("AUTHCHECK_LOG_FORMAT", "json")))
+    config = load_config(os.environ["AUTHCHECK_CONFIG"])
+    return create_app(config, decision_log=cast(DecisionLog, os.environ.get("AUTHCHECK_DECISION_LOG", "all")))

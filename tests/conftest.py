@@ -1,0 +1,67 @@
+"""Fixtures shared by the service tests: real key servers and real authcheck processes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from support.jwks_server import JwksServer
+from support.service import AuthcheckProcess
+from support.tokens import AUDIENCE, SigningKey, new_key
+
+
+@pytest.fixture(scope="session")
+def keys() -> dict[str, SigningKey]:
+    """One key per algorithm family the service tests sign with."""
+    return {alg: new_key(alg, kid=f"{alg.lower()}-1") for alg in ("ES384", "ES256", "RS256", "EdDSA")}
+
+
+@pytest.fixture
+def jwks(keys: dict[str, SigningKey]) -> Iterator[JwksServer]:
+    server = JwksServer().start()
+    server.keys = [key.public_jwk for key in keys.values()]
+    yield server
+    server.stop()
+
+
+def service_config(issuer: str, **issuer_options: Any) -> dict[str, Any]:
+    """The config most service tests run: the SPEC's example rules."""
+    return {
+        "issuers": [{"issuer": issuer, "audiences": [AUDIENCE], **issuer_options}],
+        "rules": [
+            {"name": "public", "match": {"paths": ["/healthz", "/public/**"], "methods": ["GET", "HEAD"]},
+             "allow": "anonymous"},
+            {"name": "preflight", "match": {"methods": ["OPTIONS"]}, "allow": "anonymous"},
+            {"name": "orders-read", "match": {"paths": ["/orders/**"], "methods": ["GET", "HEAD"]},
+             "scopes": ["read:orders"]},
+            {"name": "admin", "match": {"hosts": ["admin.example.com"], "paths": ["/**"]},
+             "any_scopes": ["admin", "superuser"]},
+            {"name": "signed-in", "match": {"paths": ["/me/**"]}, "allow": "authenticated"},
+        ],
+        "default": "deny",
+        "headers": {"X-Auth-Email": "email"},
+    }
+
+
+@pytest.fixture
+def start_service(tmp_path: Path) -> Iterator[Callable[..., AuthcheckProcess]]:
+    started: list[AuthcheckProcess] = []
+
+    def start(config: dict[str, Any], wait_ready: bool = True, extra_args: tuple[str, ...] = ()) -> AuthcheckProcess:
+        workdir = tmp_path / f"authcheck-{len(started)}"
+        workdir.mkdir()
+        process = AuthcheckProcess(workdir, config, extra_args)
+        started.append(process)
+        return process.start(wait_ready)
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+@pytest.fixture
+def service(jwks: JwksServer, start_service: Callable[..., AuthcheckProcess]) -> AuthcheckProcess:
+    return start_service(service_config(jwks.issuer))

@@ -1,0 +1,75 @@
+"""Runs the real `authcheck serve` in a subprocess on a free port, as users run it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from support.jwks_server import free_port
+
+
+class AuthcheckProcess:
+    def __init__(self, workdir: Path, config: dict[str, Any], extra_args: tuple[str, ...] = ()) -> None:
+        self.workdir = workdir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.config_path = workdir / "authcheck.yaml"
+        self.config_path.write_text(yaml.safe_dump(config))
+        self.log_path = workdir / "authcheck.log"
+        self.extra_args = extra_args
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self, wait_ready: bool = True) -> "AuthcheckProcess":
+        log = self.log_path.open("ab")
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "authcheck", "serve", "--config", str(self.config_path),
+             "--port", str(self.port), *self.extra_args],
+            stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        self.wait_for("/healthz")
+        if wait_ready:
+            self.wait_for("/readyz")
+        return self
+
+    def wait_for(self, path: str, timeout: float = 15.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process is not None and self._process.poll() is not None:
+                raise RuntimeError(f"authcheck exited: {self.log()}")
+            try:
+                if httpx.get(self.url + path, timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"authcheck {path} not 200 after {timeout}s: {self.log()}")
+
+    def verify(self, method: str = "GET", uri: str = "/orders/1", token: str | None = None,
+               headers: dict[str, str] | None = None, verify_method: str = "GET", path: str = "/verify",
+               ) -> httpx.Response:
+        sent = {"X-Forwarded-Method": method, "X-Forwarded-Uri": uri}
+        if token is not None:
+            sent["Authorization"] = f"Bearer {token}"
+        sent.update(headers or {})
+        sent = {k: v for k, v in sent.items() if v is not None}
+        return httpx.request(verify_method, self.url + path, headers=sent, timeout=10)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        self._process = None
