@@ -74,7 +74,8 @@ class IssuerKeys:
         """The keys to verify with now; raises KeysUnavailable when there are none fresh enough."""
         if self.keys is None or self.fetched_at is None:
             raise KeysUnavailable(f"The issuer's keys could not be fetched yet ({self.last_error}).", 5)
-        if self._clock() - self.fetched_at > self.config.max_stale:
+        # Staleness counts from when the keys were due for refresh, not from the fetch.
+        if self._clock() - self.fetched_at - self._refresh_interval() > self.config.max_stale:
             raise KeysUnavailable(f"The issuer's keys are too old ({self.last_error}).", 30)
         return self.keys
 
@@ -83,20 +84,25 @@ class IssuerKeys:
 
     async def refresh(self) -> None:
         """Fetch now, or join the fetch already under way."""
+        await asyncio.shield(self._refresh_task())
+
+    def _refresh_task(self) -> asyncio.Task[None]:
         if self._inflight is None:
             self._inflight = asyncio.create_task(self._fetch())
             self._inflight.add_done_callback(lambda _: setattr(self, "_inflight", None))
-        await asyncio.shield(self._inflight)
+        return self._inflight
 
     async def refresh_for_unknown_kid(self) -> bool:
         """Refresh once for a token whose kid we do not know; False while cooling down."""
-        now = self._clock()
-        if self._inflight is None and now - self._last_kid_refresh < UNKNOWN_KID_COOLDOWN:
-            return False
         if self._inflight is None:
+            now = self._clock()
+            if now - self._last_kid_refresh < UNKNOWN_KID_COOLDOWN:
+                return False
             self._last_kid_refresh = now
+        # Take the task now, synchronously: joining later could start a second fetch.
+        task = self._refresh_task()
         try:
-            await asyncio.wait_for(self.refresh(), UNKNOWN_KID_WAIT)
+            await asyncio.wait_for(asyncio.shield(task), UNKNOWN_KID_WAIT)
         except TimeoutError:
             return False
         return True
@@ -110,6 +116,10 @@ class IssuerKeys:
     def _next_delay(self) -> float:
         if self._failures:
             return RETRY_DELAYS[min(self._failures, len(RETRY_DELAYS)) - 1]
+        return self._refresh_interval()
+
+    def _refresh_interval(self) -> float:
+        """The configured `refresh`, shortened (not below MIN_REFRESH) by Cache-Control max-age."""
         if self._max_age is not None:
             return min(float(self.config.refresh), max(self._max_age, MIN_REFRESH))
         return float(self.config.refresh)

@@ -27,12 +27,13 @@ class AuthcheckProcess:
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self, wait_ready: bool = True) -> "AuthcheckProcess":
-        log = self.log_path.open("ab")
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "authcheck", "serve", "--config", str(self.config_path),
-             "--port", str(self.port), *self.extra_args],
-            stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
+        with self.log_path.open("ab") as log:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "authcheck", "serve", "--config", str(self.config_path),
+                 "--port", str(self.port), *self.extra_args],
+                stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
         self.wait_for("/healthz")
         if wait_ready:
             self.wait_for("/readyz")
