@@ -123,6 +123,11 @@ def _describe(exc: jwt.InvalidTokenError) -> InvalidToken:
 
 
 def _check_claim_types(claims: dict[str, Any], scope_claim: str) -> None:
+    """What PyJWT lets through: it reads "9999999999" as a NumericDate, for one."""
+    for name in ("exp", "nbf", "iat"):
+        value = claims.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise InvalidToken(f"The token's {name} claim is not a number.", "token_claim_type")
     for name in ("sub", "client_id", "azp", "organization_id"):
         if name in claims and not isinstance(claims[name], str):
             raise InvalidToken(f"The token's {name} claim is not a string.", "token_claim_type")
