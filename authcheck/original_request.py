@@ -51,7 +51,7 @@ _AUTO = _Column(_NGINX.methods, _NGINX.uris, _INGRESS_NGINX.urls, _NGINX.hosts)
 
 _ENVOY_PREFIX = _Column(hosts=("host",), request_line=True)  # /verify/<path>?<query>
 _ENVOY_OVERRIDE = _Column(uris=("x-forwarded-uri",), hosts=("host",), request_line=True)  # path_override
-_AUTO_PREFIX = _Column(_AUTO.methods, _AUTO.uris, _AUTO.urls, _AUTO.hosts + ("host",), request_line=True)
+_AUTO_PREFIX = _Column(_AUTO.methods, _AUTO.uris, _AUTO.urls, (*_AUTO.hosts, "host"), request_line=True)
 
 # Keyed by (ingress, whether the request was /verify/<sub-path>).
 _COLUMNS: dict[tuple[str, bool], _Column] = {
@@ -72,7 +72,7 @@ def read_original_request(
     headers: Headers,
     verify_method: str,
     envoy_subpath: str | None,
-    verify_query: str,
+    verify_query: str,  # noqa: ARG001 (kept for the interface; see the docstring)
     ingress: Ingress,
 ) -> OriginalRequest:
     """Raise RequestRejected for anything ambiguous, conflicting or missing.

@@ -16,16 +16,17 @@ from authcheck.errors import RequestRejected
 
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 _HEX = frozenset("0123456789ABCDEFabcdef")
-_PCHAR = r"A-Za-z0-9\-._~!$&'()*+,;=:@"
-_PCHAR_BUT_DOT = _PCHAR.replace(".", "")
+_PCHAR = r"A-Za-z0-9\-._~!$&'()*+,=:@"  # RFC 3986 pchar less ";" (see _FORBIDDEN_RAW)
 
-# Already canonical: only RFC 3986 pchars, no escape, no empty segment, no segment
-# starting with "." (so no dot-segment and no `.;x` trick). Most requests stop here.
-_CANONICAL = re.compile(rf"(?:/[{_PCHAR_BUT_DOT}][{_PCHAR}]*)+/?|/").fullmatch
+# Already canonical: only pchars, no escape, no empty segment, no `.` or `..` segment.
+# Most requests stop here.
+_CANONICAL = re.compile(rf"(?:/(?!\.\.?(?:/|\Z))[{_PCHAR}]+)+/?|/").fullmatch
 
 # Raw characters no proxy or upstream reads the same way: controls, whitespace, the
-# backslash (a slash on some servers), and the delimiters of a query or fragment.
-_FORBIDDEN_RAW = re.compile(r"[\x00-\x20\x7f\\?#]").search
+# backslash (a slash on some servers), the delimiters of a query or fragment, and `;`
+# (Tomcat, Jetty and Spring strip `;params`, so `/admin;x/secret` is `/admin/secret`
+# to them while a rule for `/admin/**` would not match it).
+_FORBIDDEN_RAW = re.compile(r"[\x00-\x20\x7f\\?#;]").search
 
 # Printable but not allowed raw in a path (browsers still send some of them):
 # escaped, so that `|` and `%7C` compare equal.
@@ -67,6 +68,8 @@ def _check_raw_characters(path: str) -> None:
         raise RequestRejected("The original path has a backslash.", reason="path_backslash")
     if char in "?#":
         raise RequestRejected(f"The original path has a raw '{char}'.", reason="path_invalid_character")
+    if char == ";":
+        raise RequestRejected("The original path has a ';' parameter.", reason="path_parameter")
     if char == " ":
         raise RequestRejected("The original path has whitespace.", reason="path_invalid_character")
     raise RequestRejected("The original path has a control character.", reason="path_control_character")

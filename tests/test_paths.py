@@ -14,7 +14,6 @@ NORMALIZED = [
     pytest.param("/.well-known/openid-configuration", "/.well-known/openid-configuration", id="dot-prefixed-name-kept"),
     pytest.param("/a/..b/c.", "/a/..b/c.", id="dots-inside-names-kept"),
     pytest.param("/a/.../b", "/a/.../b", id="three-dots-is-a-name"),
-    pytest.param("/a/b;v=1/c", "/a/b;v=1/c", id="parameters-on-a-name-kept"),
     pytest.param("/a/../admin", "/admin", id="dot-dot-removed"),
     pytest.param("/a/./b", "/a/b", id="dot-removed"),
     pytest.param("//x//y", "/x/y", id="repeated-slashes-merged"),
@@ -36,7 +35,7 @@ NORMALIZED = [
     pytest.param("/a|b", "/a%7Cb", id="raw-pipe-escaped"),
     pytest.param("/a%7cb", "/a%7Cb", id="encoded-pipe-same-as-raw"),
     pytest.param("/q/{x}[y]", "/q/%7Bx%7D%5By%5D", id="raw-braces-and-brackets-escaped"),
-    pytest.param("/a:b@c!$&'()*+,;=", "/a:b@c!$&'()*+,;=", id="sub-delims-kept-raw"),
+    pytest.param("/a:b@c!$&'()*+,=", "/a:b@c!$&'()*+,=", id="sub-delims-kept-raw"),
     # Ory Oathkeeper GHSA-p224-6x5r-fjpm: a permissive `/public/**` rule must not see these.
     pytest.param("/public/../admin/secrets", "/admin/secrets", id="oathkeeper-GHSA-p224-dot-dot"),
     pytest.param("/public/%2e%2e/admin/secrets", "/admin/secrets", id="oathkeeper-GHSA-p224-encoded-dot-dot"),
@@ -48,11 +47,7 @@ NORMALIZED = [
 @pytest.mark.parametrize(("raw", "expected"), NORMALIZED)
 def test_normalizes(raw: str, expected: str) -> None:
     assert normalize_path(raw) == expected
-
-
-@pytest.mark.parametrize(("raw", "expected"), NORMALIZED)
-def test_normalized_form_is_stable(raw: str, expected: str) -> None:
-    assert normalize_path(expected) == expected
+    assert normalize_path(expected) == expected  # the canonical form is a fixed point
 
 
 REJECTED = [
@@ -88,12 +83,15 @@ REJECTED = [
     pytest.param("/%", "path_invalid_escape", id="lone-percent-403"),
     pytest.param("/a%4", "path_invalid_escape", id="short-escape-403"),
     pytest.param("/%zz", "path_invalid_escape", id="non-hex-escape-403"),
+    pytest.param("/%4g", "path_invalid_escape", id="second-digit-not-hex-403"),
     pytest.param("/%+1", "path_invalid_escape", id="signed-escape-403"),
     pytest.param("/%%41", "path_invalid_escape", id="percent-before-escape-403"),
-    pytest.param("/..;x/admin", "path_dot_parameter", id="dot-dot-with-parameter-403"),
-    pytest.param("/public/..;/admin", "path_dot_parameter", id="tomcat-dot-dot-semicolon-403"),
-    pytest.param("/.;x/admin", "path_dot_parameter", id="dot-with-parameter-403"),
-    pytest.param("/public/%2e%2e;/admin", "path_dot_parameter", id="encoded-dot-dot-semicolon-403"),
+    pytest.param("/..;x/admin", "path_parameter", id="dot-dot-with-parameter-403"),
+    pytest.param("/public/..;/admin", "path_parameter", id="tomcat-dot-dot-semicolon-403"),
+    pytest.param("/.;x/admin", "path_parameter", id="dot-with-parameter-403"),
+    pytest.param("/admin;x/secret", "path_parameter", id="parameter-on-a-name-403"),
+    pytest.param("/.%3Bx/admin", "path_dot_parameter", id="dot-encoded-semicolon-403"),
+    pytest.param("/public/%2e%2e;/admin", "path_parameter", id="encoded-dot-dot-semicolon-403"),
     pytest.param("/public/..%3b/admin", "path_dot_parameter", id="dot-dot-encoded-semicolon-403"),
     pytest.param("/a//../b", "path_ambiguous_dot_segment", id="dot-dot-after-double-slash-403"),
     pytest.param("/a//./../b", "path_ambiguous_dot_segment", id="dot-dot-after-double-slash-and-dot-403"),
