@@ -16,7 +16,7 @@ import json
 import os
 import re
 import tomllib
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -26,17 +26,25 @@ from urllib.parse import urlsplit
 import yaml
 
 from authcheck.config import (
-    ASYMMETRIC_ALGORITHMS, INGRESS_KINDS, Access, CacheConfig, Config, IssuerConfig, Match, Rule,
+    ASYMMETRIC_ALGORITHMS,
+    INGRESS_KINDS,
+    Access,
+    CacheConfig,
+    Config,
+    IssuerConfig,
+    Match,
+    Rule,
 )
+from authcheck.identity import BUILT_IN_HEADERS
 
 KeyPath = tuple[str | int, ...]          # mapping keys are str, list indices int
 LineOf = Callable[[KeyPath], int | None]
 
-# Set on every 200 by the service itself; a configured header must not shadow them.
-_IDENTITY_HEADERS = {name.lower(): name for name in (
-    "X-Auth-Subject", "X-Auth-Issuer", "X-Auth-Scopes", "X-Auth-Client-Id", "X-Auth-Organization-Id")}
+_IDENTITY_HEADERS = {name.lower(): name for name in BUILT_IN_HEADERS}
+# Headers that describe the original request to authcheck (or steer Envoy): never a claim's.
+_PROXY_HEADERS = re.compile(r"x-(forwarded-|original-|envoy-|real-ip$)", re.IGNORECASE)
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 token: methods, header names
-_HOST = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*|\[[0-9a-f:.]+\]")
+_HOST = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*")
 _SIMPLE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 
@@ -70,11 +78,8 @@ class ConfigError(Exception):
 def load_config(path: str | os.PathLike[str]) -> Config:
     """Read and validate a config file; `.toml` is TOML, anything else YAML."""
     source = os.fspath(path)
-    text = _read_text(source)
-    if Path(source).suffix.lower() == ".toml":
-        data, line_of, early = _parse_toml(text, source), _no_line, []
-    else:
-        data, line_of, early = _parse_yaml(text, source)
+    parse = _parse_toml if Path(source).suffix.lower() == ".toml" else _parse_yaml
+    data, line_of, early = parse(_read_text(source), source)
     config, problems = _check(data, source, line_of)
     return _verdict(source, config, early + problems)
 
@@ -100,7 +105,7 @@ def _verdict(source: str, config: Config | None, problems: list[Problem]) -> Con
 
 # ---------------------------------------------------------------------------- reading
 
-def _no_line(path: KeyPath) -> None:
+def _no_line(path: KeyPath) -> int | None:
     return None
 
 
@@ -123,9 +128,9 @@ def _read_text(source: str) -> str:
                                     "point --config at the YAML or TOML file, saved as UTF-8") from None
 
 
-def _parse_toml(text: str, source: str) -> object:
+def _parse_toml(text: str, source: str) -> tuple[object, LineOf, list[Problem]]:
     try:
-        return tomllib.loads(text)
+        return tomllib.loads(text), _no_line, []
     except tomllib.TOMLDecodeError as error:
         found = re.search(r"\s*\(at line (\d+), column (\d+)\)$", str(error))
         what = str(error)[:found.start()] if found else str(error)
@@ -156,8 +161,8 @@ def _yaml_problem(error: yaml.YAMLError, source: str) -> ConfigError:
         return _file_problem(source, f"is not readable YAML ({' '.join(str(error).split())}); "
                                      "is this the right file?")
     mark = error.problem_mark
-    context = f" ({error.context} on line {error.context_mark.line + 1})" if error.context and error.context_mark else ""
-    return _file_problem(source, f"YAML syntax error at column {mark.column + 1}: {error.problem}{context}; check "
+    context = f"{error.context} on line {error.context_mark.line + 1}: " if error.context and error.context_mark else ""
+    return _file_problem(source, f"YAML syntax error at column {mark.column + 1}: {context}{error.problem}; check "
                                  "the indentation, and quote values containing ': ' or ' #' or starting with * & ! [ {",
                          mark.line + 1)
 
@@ -169,7 +174,7 @@ def _duplicate_keys(node: yaml.Node, path: KeyPath, seen: set[int]) -> Iterator[
     seen.add(id(node))
     if isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            yield from _duplicate_keys(item, path + (index,), seen)
+            yield from _duplicate_keys(item, (*path, index), seen)
     elif isinstance(node, yaml.MappingNode):
         first_line: dict[str, int] = {}
         for key, value in node.value:
@@ -177,11 +182,11 @@ def _duplicate_keys(node: yaml.Node, path: KeyPath, seen: set[int]) -> Iterator[
                 continue
             line = key.start_mark.line + 1
             if key.value in first_line:
-                yield Problem(_render_path(path + (key.value,)), f"is given twice (also on line "
+                yield Problem(_render_path((*path, key.value)), f"is given twice (also on line "
                               f"{first_line[key.value]}) and YAML would silently keep only this one; "
                               "merge the two into one", line)
             first_line.setdefault(key.value, line)
-            yield from _duplicate_keys(value, path + (key.value,), seen)
+            yield from _duplicate_keys(value, (*path, key.value), seen)
 
 
 def _yaml_lines(root: yaml.Node | None) -> LineOf:
@@ -230,7 +235,7 @@ class _At:
     path: KeyPath = ()
 
     def __truediv__(self, step: str | int) -> _At:
-        return _At(self.report, self.path + (step,))
+        return _At(self.report, (*self.path, step))
 
     def note(self, what: str, fix: str) -> None:
         self.report.problems.append(Problem(_render_path(self.path), f"{what}; {fix}", self.report.line_of(self.path)))
@@ -294,12 +299,11 @@ def _fields(value: object, at: _At, table: _Table) -> dict[str, Any]:
     for key, item in mapping.items():
         with gather:
             checked[str(key)] = _field(str(key), item, at / str(key), table)
-    missing = [key for key in table.required if key not in mapping]
-    for key in missing:
-        (at / key).note("is missing", table.required[key])
+    for key in table.required:
+        if key not in mapping:
+            (at / key).note("is missing", table.required[key])
+            gather.failed = True
     gather.check()
-    if missing:
-        raise _Invalid
     return checked
 
 
@@ -307,7 +311,7 @@ def _field(key: str, value: object, at: _At, table: _Table) -> Any:
     if key not in table.checks:
         _unknown_key(key, at, table)
     if value is None:
-        at.fail("has no value (null)", "give it a value, or remove the key to get the default")
+        at.fail("has no value (null)", table.required.get(key, "give it a value, or remove the key to get the default"))
     return table.checks[key](value, at)
 
 
@@ -343,7 +347,7 @@ def _note_duplicates(items: list[Any], key: str, at: _At, fix: str) -> None:
     for index, item in enumerate(items):
         value = item.get(key) if isinstance(item, dict) else None
         if isinstance(value, str) and first.setdefault(value, index) != index:
-            (at / index / key).note(f'"{value}" is already used by {_render_path(at.path + (first[value],))}', fix)
+            (at / index / key).note(f'"{value}" is already used by {_render_path((*at.path, first[value]))}', fix)
 
 
 # ---------------------------------------------------------------------------- values
@@ -370,14 +374,14 @@ def _whole(low: int, high: int, unit: str) -> Check:
     return check
 
 
-def _choice(options: Iterable[str], why: Mapping[str, str] | None = None) -> Check:
-    """One of `options`; `why` explains refused values that users are likely to try."""
+def _choice(options: Sequence[str], refused: Mapping[str, tuple[str, str]] | None = None) -> Check:
+    """One of `options`; `refused` gives (why, fix) for wrong values users are likely to try."""
     def check(value: object, at: _At) -> str:
         text = _text(value, at, " or ".join(options))
         if text in options:
             return text
-        if why and text.lower() in why:
-            at.fail(f'"{text}" is refused: {why[text.lower()]}', f"use one of {', '.join(options)}")
+        if refused and text.lower() in refused:
+            at.fail(f'"{text}" is refused: ' + refused[text.lower()][0], refused[text.lower()][1])
         close = difflib.get_close_matches(text.lower(), options, n=1)
         at.fail(f'"{text}" is not allowed here', f'did you mean "{close[0]}"?' if close
                 else f"use one of {', '.join(options)}")
@@ -386,14 +390,19 @@ def _choice(options: Iterable[str], why: Mapping[str, str] | None = None) -> Che
 
 def _url(value: object, at: _At, example: str) -> str:
     url = _text(value, at, example)
-    try:
-        parts = urlsplit(url)
-        parts.port
-    except ValueError:
-        at.fail(f'"{url}" is not a valid URL (check the port and brackets)', f"write it like {example}")
-    if any(char.isspace() for char in url) or parts.scheme not in ("https", "http") or not parts.hostname:
+    if not _is_http_url(url):
         at.fail(f'"{url}" is not an https:// (or http://) URL with a host', f"write it like {example}")
     return url
+
+
+def _is_http_url(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # ValueError when not a number up to 65535
+    except ValueError:
+        return False
+    has_space = any(char.isspace() for char in url)  # urlsplit would quietly strip some
+    return parts.scheme in ("https", "http") and bool(parts.hostname) and port != 0 and not has_space
 
 
 def _issuer_url(value: object, at: _At) -> str:
@@ -411,18 +420,15 @@ def _audiences(value: object, at: _At) -> tuple[str, ...]:
     return _list_of(_text_like(example), example, "list the API identifiers your tokens carry in aud")(value, at)
 
 
-_HMAC_WHY = ("HMAC uses a shared secret: verified against the issuer's public key, anyone who has "
-             "that public key could forge tokens")
-_REFUSED_ALGORITHMS = {"none": "a token with alg none has no signature, so anyone could forge one",
-                       "hs256": _HMAC_WHY, "hs384": _HMAC_WHY, "hs512": _HMAC_WHY}
-
-
 def _algorithm(value: object, at: _At) -> str:
     name = _text(value, at, "ES384")
-    refused = _REFUSED_ALGORITHMS.get(name.lower())
-    if refused:
-        at.fail(f'"{name}" is refused: {refused}', "list the asymmetric algorithm your issuer signs "
-                "with (Logto: ES384, most others: RS256), or remove `algorithms` to allow every one")
+    fix = ("list the asymmetric algorithm your issuer signs with (Logto: ES384, most others: RS256), "
+           "or remove `algorithms` to allow every asymmetric one")
+    if name.lower() == "none":
+        at.fail('"none" is refused: such a token has no signature, so anyone could forge one', fix)
+    if name.lower().startswith("hs"):
+        at.fail(f'"{name}" is refused: HMAC checks a shared secret, and with the issuer\'s public key as '
+                "that secret anyone who has the public key could forge tokens", fix)
     if name in ASYMMETRIC_ALGORITHMS:
         return name
     exact = [known for known in ASYMMETRIC_ALGORITHMS if known.lower() == name.lower()]
@@ -461,21 +467,27 @@ def _method(value: object, at: _At) -> str:
 
 
 def _host(value: object, at: _At) -> str:
+    """Normalized as authcheck.original_request normalizes the request's host, or it could never match."""
     host = _text(value, at, "api.example.com").lower()
     if "://" in host or "/" in host:
         at.fail(f'"{host}" is not a bare host name', "drop the scheme and path: write just api.example.com")
-    if ":" in host and not host.startswith("["):
-        at.fail(f'"{host}" has a port', "drop it: hosts are matched without their port")
     if "*" in host:
         at.fail(f'"{host}" has a wildcard, but hosts match exactly', "list each host name")
-    if not _HOST.fullmatch(host):
+    if host.startswith("[") and host.endswith("]"):
+        try:
+            return f"[{ipaddress.IPv6Address(host[1:-1]).compressed}]"
+        except ValueError:
+            at.fail(f'"{host}" is not an IPv6 address', "write an IPv6 literal like [2001:db8::1]")
+    if ":" in host:
+        at.fail(f'"{host}" has a port', "drop it (hosts match without their port); write IPv6 in brackets: [::1]")
+    if not _HOST.fullmatch(host.removesuffix(".")):
         at.fail(f'"{host}" is not a valid host name', "use the ASCII (punycode) name, e.g. api.example.com")
-    return host
+    return host.removesuffix(".")
 
 
 def _headers(value: object, at: _At) -> tuple[tuple[str, str], ...]:
     mapping = _mapping(value, at, "headers: {X-Auth-Email: email}")
-    gather, taken, pairs = _Gather(), {}, []
+    gather, taken, pairs = _Gather(), dict[str, str](), []
     for name, claim in mapping.items():
         with gather:
             header = _header_name(str(name), at / str(name), taken)
@@ -492,6 +504,8 @@ def _header_name(name: str, at: _At, taken: dict[str, str]) -> str:
     if name.lower() in _IDENTITY_HEADERS:
         at.fail(f"is the built-in identity header {_IDENTITY_HEADERS[name.lower()]}, set from the token already",
                 "pick another name, e.g. X-Auth-Email")
+    if _PROXY_HEADERS.match(name):
+        at.fail("is a header the proxies use to describe the original request", "pick another name, e.g. X-Auth-Email")
     if name.lower() in taken:
         at.fail(f"is the same header as {taken[name.lower()]} (header names ignore case)", "keep only one of them")
     taken[name.lower()] = name
@@ -557,7 +571,7 @@ def _rule(value: object, at: _At) -> Rule:
         fields = _fields(value, at, _RULE)
     given = [key for key in _ACCESS_KEYS if isinstance(value, dict) and key in value]
     if isinstance(value, dict) and len(given) != 1:
-        at.note(f"has {' and '.join(given) if given else 'none of allow, scopes, any_scopes'}",
+        at.note(f"has both {' and '.join(given)}" if given else "has none of allow, scopes, any_scopes",
                 "give a rule exactly one of allow: anonymous|authenticated, scopes: [...], any_scopes: [...]")
         raise _Invalid
     gather.check()
@@ -584,9 +598,9 @@ def _rules(value: object, at: _At) -> tuple[Rule, ...]:
 _TOP = _Table("the top level", "issuers: [...]", {
     "issuers": _issuers,
     "rules": _rules,
-    "default": _choice(["deny", "authenticated"], {
-        "anonymous": "a default is never anonymous; add a last rule with `match: {}` and `allow: anonymous`",
-        "allow": "a default is never anonymous; add a last rule with `match: {}` and `allow: anonymous`"}),
+    "default": _choice(["deny", "authenticated"], dict.fromkeys(["allow", "anonymous"], (
+        "an unmatched route is never open to everyone by default",
+        "write `default: deny` and end the rules with one that has `match: {}` and `allow: anonymous`"))),
     "headers": _headers,
     "ingress": _choice(INGRESS_KINDS),
     "cache": _section(_CACHE, CacheConfig),
