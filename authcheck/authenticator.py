@@ -44,6 +44,7 @@ class Authenticator:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._claim_headers = config.headers
+        self._claim_paths = frozenset(req.path for rule in config.rules for req in rule.claims)
         self._keys = key_store
         self._on_header_dropped = on_header_dropped
         self._clock = clock
@@ -90,5 +91,6 @@ class Authenticator:
             if not await issuer.refresh_for_unknown_kid():
                 raise
             claims, key = verify(token, unverified, config, issuer.usable())
-        identity = build_identity(claims, config.scope_claim, self._claim_headers, self._on_header_dropped)
+        identity = build_identity(
+            claims, config.scope_claim, self._claim_headers, self._claim_paths, self._on_header_dropped)
         return _Verified(issuer, key.key_id, identity), float(claims["exp"])

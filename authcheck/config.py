@@ -54,12 +54,43 @@ class Match:
     hosts: frozenset[str] | None = None    # lower-case, no port
 
 
+ClaimValue = str | int | float | bool
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimRequirement:
+    """The claim at `path` (dotted; keys that contain dots still resolve) must hold every
+    value: equal to it when the claim is a scalar, contain it when the claim is a list."""
+
+    path: str
+    values: tuple[ClaimValue, ...]
+
+
 @dataclass(frozen=True, slots=True)
 class Rule:
     name: str
     match: Match
     access: Access
     scopes: tuple[str, ...] = ()  # for ALL_SCOPES and ANY_SCOPE
+    claims: tuple[ClaimRequirement, ...] = ()
+    issuers: frozenset[str] | None = None    # None: every configured issuer
+    audiences: frozenset[str] | None = None  # None: every audience of the token's issuer
+
+    def describe(self) -> str:
+        """What the rule requires, in words (for `check` and `explain`)."""
+        if self.access is Access.ANONYMOUS:
+            return "no token needed (anonymous)"
+        parts = ["a valid token"]
+        if self.issuers is not None:
+            parts.append("from " + " or ".join(sorted(self.issuers)))
+        if self.audiences is not None:
+            parts.append("for " + " or ".join(sorted(self.audiences)))
+        if self.scopes:
+            joiner = " and " if self.access is Access.ALL_SCOPES else " or "
+            parts.append("with scope " + joiner.join(self.scopes))
+        for claim in self.claims:
+            parts.append(f"with claim {claim.path} holding " + " and ".join(map(str, claim.values)))
+        return ", ".join(parts)
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,8 @@ from authcheck.config import (
     INGRESS_KINDS,
     Access,
     CacheConfig,
+    ClaimRequirement,
+    ClaimValue,
     Config,
     IssuerConfig,
     Match,
@@ -448,7 +450,7 @@ def _glob(value: object, at: _At) -> str:
     glob = _text(value, at, '"/orders/**"')
     if not glob.startswith("/"):
         at.fail(f'"{glob}" does not start with /', f'patterns match the path only: write "/{glob}"')
-    if refused := sorted(set(glob) & set("?[]{}\\")):
+    if refused := sorted(set(glob) & set("?[]{}\\;")):
         at.fail(f'"{glob}" uses {" ".join(refused)}: only * and ** are wildcards', "list each path separately")
     segments = glob.split("/")[1:]
     if any("**" in segment and segment != "**" for segment in segments):
@@ -554,6 +556,11 @@ _RULE = _Table("a rule", "- name: orders-read", {
     "allow": _choice([Access.ANONYMOUS.value, Access.AUTHENTICATED.value]),
     "scopes": _list_of(_scope, "scopes: [read:orders]", "list at least one scope, or use allow: authenticated"),
     "any_scopes": _list_of(_scope, "any_scopes: [admin]", "list at least one scope, or use allow: authenticated"),
+    "claims": lambda value, at: _claims(value, at),
+    "issuers": _list_of(_issuer_url, "issuers: [https://tenant.logto.app/oidc]",
+                        "remove `issuers` to accept every configured issuer", frozenset),
+    "audiences": _list_of(_text_like("audiences: [https://api.example.com]"), "audiences: [https://api.example.com]",
+                          "remove `audiences` to accept every configured audience", frozenset),
 }, {"name": "add `name: ...`: logs and metrics name the rule that decided",
     "match": "add `match: {paths: [...]}`, or `match: {}` to match every request"})
 
@@ -563,6 +570,7 @@ _CACHE = _Table("cache", "cache: {max_entries: 100000, max_ttl: 3600}", {
 })
 
 _ACCESS_KEYS = ("allow", "scopes", "any_scopes")
+_TOKEN_KEYS = ("claims", "issuers", "audiences")  # each implies a valid token
 
 
 def _rule(value: object, at: _At) -> Rule:
@@ -570,15 +578,58 @@ def _rule(value: object, at: _At) -> Rule:
     with gather:
         fields = _fields(value, at, _RULE)
     given = [key for key in _ACCESS_KEYS if isinstance(value, dict) and key in value]
-    if isinstance(value, dict) and len(given) != 1:
+    needs_token = [key for key in _TOKEN_KEYS if isinstance(value, dict) and key in value]
+    if isinstance(value, dict) and (len(given) > 1 or not (given or needs_token)):
         at.note(f"has both {' and '.join(given)}" if given else "has none of allow, scopes, any_scopes",
                 "give a rule exactly one of allow: anonymous|authenticated, scopes: [...], any_scopes: [...]")
         raise _Invalid
+    if needs_token and isinstance(value, dict) and value.get("allow") == Access.ANONYMOUS.value:
+        (at / needs_token[0]).note("needs a token, but the rule allows anonymous callers",
+                                   "use allow: authenticated (or scopes) with it, or remove it")
+        raise _Invalid
     gather.check()
-    key = given[0]
-    if key == "allow":
-        return Rule(fields["name"], fields["match"], Access(fields["allow"]))
-    return Rule(fields["name"], fields["match"], Access(key), fields[key])
+    key = given[0] if given else "allow"
+    access = Access(fields.get("allow", Access.AUTHENTICATED.value)) if key == "allow" else Access(key)
+    return Rule(fields["name"], fields["match"], access, fields.get(key, ()) if key != "allow" else (),
+                fields.get("claims", ()), fields.get("issuers"), fields.get("audiences"))
+
+
+def _claims(value: object, at: _At) -> tuple[ClaimRequirement, ...]:
+    example = 'claims: {"realm_access.roles": [admin]}'
+    mapping = _mapping(value, at, example)
+    if not mapping:
+        at.fail("is empty", "name at least one claim, or remove `claims`")
+    gather, requirements = _Gather(), []
+    for path, wanted in mapping.items():
+        with gather:
+            claim_at = at / str(path)
+            if not isinstance(path, str) or not path.strip(".") or ".." in path:
+                claim_at.fail("is not a claim path", f"write it like {example}")
+            requirements.append(ClaimRequirement(path, _claim_values(wanted, claim_at)))
+    gather.check()
+    return tuple(requirements)
+
+
+def _claim_values(value: object, at: _At) -> tuple[ClaimValue, ...]:
+    values = value if isinstance(value, list) else [value]
+    if not values:
+        at.fail("is an empty list", "list the values the claim must hold, or remove it")
+    for item in values:
+        if not isinstance(item, (str, int, float, bool)):
+            at.fail(f"must be a string, number or boolean (or a list of them), got {_kind(item)}",
+                    "write the value the claim must equal or contain")
+    return tuple(values)
+
+
+def _cross_check_rules(config: Config, at: _At) -> None:
+    """A rule's issuers and audiences must be configured ones, or the rule could never pass."""
+    issuers = {issuer.issuer for issuer in config.issuers}
+    audiences = {aud for issuer in config.issuers for aud in issuer.audiences}
+    for index, rule in enumerate(config.rules):
+        for key, named, known in (("issuers", rule.issuers, issuers), ("audiences", rule.audiences, audiences)):
+            for unknown in sorted((named or frozenset()) - known):
+                (at / "rules" / index / key).note(f'"{unknown}" is not configured under issuers',
+                                                  "add it to `issuers:` first, or remove it from this rule")
 
 
 def _issuers(value: object, at: _At) -> tuple[IssuerConfig, ...]:
@@ -607,7 +658,7 @@ _TOP = _Table("the top level", "issuers: [...]", {
 }, {"issuers": "add `issuers:` with at least one `- issuer: https://...` and its `audiences`"})
 
 # Where a key belongs, for a key written at the wrong indentation.
-_HOME = {key: table.name for table in (_TOP, _ISSUER, _RULE, _MATCH, _CACHE) for key in table.checks}
+_HOME = {key: table.name for table in (_CACHE, _MATCH, _RULE, _ISSUER, _TOP) for key in table.checks}
 
 
 def _config(data: object, at: _At, source: str) -> Config:
@@ -615,7 +666,9 @@ def _config(data: object, at: _At, source: str) -> Config:
         at.fail("the file is empty", "it needs at least `issuers:` (see the example in the README)")
     if not isinstance(data, dict):
         at.fail(f"the top level is {_kind(data)}, not a mapping", "start the file with `issuers:` at column 1")
-    return Config(**{"rules": (), **_fields(data, at, _TOP)}, source=source)
+    config = Config(**{"rules": (), **_fields(data, at, _TOP)}, source=source)
+    _cross_check_rules(config, at)
+    return config
 
 
 # ---------------------------------------------------------------------------- lint and summary
@@ -663,18 +716,12 @@ def _default_notes(config: Config) -> Iterator[str]:
         yield "rules: there are none and default is deny, so every request is answered 403"
 
 
-def _access(rule: Rule) -> str:
-    if rule.access in (Access.ALL_SCOPES, Access.ANY_SCOPE):
-        return f"{rule.access.value}: {', '.join(rule.scopes)}"
-    return rule.access.value
-
-
 def summarize(config: Config) -> str:
     """The few lines `authcheck check` prints for a valid config."""
     lines = [f"{config.source}: OK",
              f"  issuers ({len(config.issuers)}): {', '.join(issuer.issuer for issuer in config.issuers)}",
              f"  rules ({len(config.rules)}, first match decides):"]
-    lines += [f"    {rule.name}: {_access(rule)}" for rule in config.rules]
+    lines += [f"    {rule.name}: {rule.describe()}" for rule in config.rules]
     lines += [f"  default: {config.default}", f"  ingress: {config.ingress}"]
     if config.headers:
         lines.append("  headers: " + ", ".join(f"{header} <- {claim}" for header, claim in config.headers))

@@ -7,6 +7,7 @@
     ├── InvalidToken            401  invalid_token (error_description says why)
     │   └── UnknownKeyId        401  kid not in the issuer's key set (the caller may refresh once)
     ├── InsufficientScope       403  auth.insufficient_scope
+    │   └── InsufficientClaims  403  auth.insufficient_claims (a rule's `claims` requirement)
     ├── RouteDenied             403  auth.route_denied
     ├── RequestRejected         403  auth.request_rejected (ambiguous original request)
     └── KeysUnavailable         503  auth.keys_unavailable (+ Retry-After): an outage, not the caller's fault
@@ -105,6 +106,14 @@ class InsufficientScope(Denial):
         if self.required:
             challenge += f', scope="{_quote(" ".join(self.required))}"'
         return challenge + f', error_description="{_quote(self.message)}"'
+
+
+class InsufficientClaims(InsufficientScope):
+    code = "auth.insufficient_claims"
+    reason = "insufficient_claims"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, ())
 
 
 class RouteDenied(Denial):

@@ -6,19 +6,10 @@ import asyncio
 from urllib.parse import urlsplit
 
 from authcheck.app import Service
-from authcheck.config import Access, Config, Rule
+from authcheck.config import Config
 from authcheck.errors import Denial
 from authcheck.original_request import OriginalRequest
 from authcheck.paths import normalize_path
-
-
-def describe_requirement(rule: Rule) -> str:
-    if rule.access is Access.ANONYMOUS:
-        return "no token needed (anonymous)"
-    if rule.access is Access.AUTHENTICATED:
-        return "any valid token"
-    joiner = " and " if rule.access is Access.ALL_SCOPES else " or "
-    return "a valid token with scope " + joiner.join(rule.scopes)
 
 
 async def explain(config: Config, method: str, uri: str, host: str | None, token: str | None) -> int:
@@ -39,7 +30,7 @@ async def explain(config: Config, method: str, uri: str, host: str | None, token
     if decision.rule is None:
         print(f"rule:    none matches; default is {config.default}")
     else:
-        print(f"rule:    {decision.rule.name}: {describe_requirement(decision.rule)}")
+        print(f"rule:    {decision.rule.name}: {decision.rule.describe()}")
     if decision.identity is not None:
         scopes = " ".join(sorted(decision.identity.scopes)) or "(none)"
         print(f"token:   sub={decision.identity.subject} iss={decision.identity.issuer} scopes={scopes}")

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from authcheck.claims import retained
 from authcheck.tokens import scopes_of
 
 SUBJECT, ISSUER, SCOPES = "X-Auth-Subject", "X-Auth-Issuer", "X-Auth-Scopes"
@@ -31,8 +32,9 @@ class Identity:
     subject: str | None
     client_id: str | None
     issuer: str
+    audiences: tuple[str, ...]
     scopes: frozenset[str]
-    claims: dict[str, Any]
+    claims: dict[str, Any]  # only the claims some rule's `claims` requirement reads
     headers: tuple[tuple[bytes, bytes], ...]  # ready for the ASGI response
 
 
@@ -40,6 +42,7 @@ def build_identity(
     claims: dict[str, Any],
     scope_claim: str,
     claim_headers: tuple[tuple[str, str], ...],
+    claim_paths: frozenset[str],
     on_dropped: HeaderDropped,
 ) -> Identity:
     scopes = scopes_of(claims, scope_claim)
@@ -61,7 +64,10 @@ def build_identity(
     unset = [name for name in all_names if name.encode() not in {h for h, _ in headers}]
     if unset:
         headers.append((ENVOY_REMOVE_HEADER, ",".join(unset).encode()))
-    return Identity(claims.get("sub"), client_id, claims["iss"], scopes, claims, tuple(headers))
+    aud = claims["aud"]
+    audiences = (aud,) if isinstance(aud, str) else tuple(aud)
+    return Identity(claims.get("sub"), client_id, claims["iss"], audiences, scopes,
+                    retained(claims, claim_paths), tuple(headers))
 
 
 def anonymous_headers(claim_headers: tuple[tuple[str, str], ...]) -> tuple[tuple[bytes, bytes], ...]:

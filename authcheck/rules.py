@@ -6,7 +6,8 @@ import re
 from dataclasses import dataclass
 
 from authcheck.config import Access, Config, Match, Rule
-from authcheck.errors import InsufficientScope, RouteDenied
+from authcheck.claims import unmet
+from authcheck.errors import InsufficientClaims, InsufficientScope, InvalidToken, RouteDenied
 from authcheck.identity import Identity
 from authcheck.original_request import OriginalRequest
 
@@ -75,7 +76,15 @@ def _compile_paths(paths: tuple[str, ...] | None) -> re.Pattern[str] | None:
 
 
 def authorize(rule: Rule, identity: Identity) -> None:
-    """Raise InsufficientScope unless the identity holds what the rule asks for."""
+    """Raise unless the identity holds what the rule asks for.
+
+    A token from an issuer or for an audience the rule does not accept is not a valid
+    token *here* (401, as for a wrong aud); missing scopes or claims are 403.
+    """
+    if rule.issuers is not None and identity.issuer not in rule.issuers:
+        raise InvalidToken("The token's issuer is not accepted on this route.", "route_issuer_not_accepted")
+    if rule.audiences is not None and rule.audiences.isdisjoint(identity.audiences):
+        raise InvalidToken("The token's audience is not accepted on this route.", "route_audience_not_accepted")
     if rule.access is Access.ALL_SCOPES:
         missing = [scope for scope in rule.scopes if scope not in identity.scopes]
         if missing:
@@ -83,3 +92,7 @@ def authorize(rule: Rule, identity: Identity) -> None:
     elif rule.access is Access.ANY_SCOPE:
         if identity.scopes.isdisjoint(rule.scopes):
             raise InsufficientScope(f"The token needs one of the scopes {' '.join(rule.scopes)}.", rule.scopes)
+    for requirement in rule.claims:
+        why = unmet(identity.claims, requirement)
+        if why is not None:
+            raise InsufficientClaims(why)
