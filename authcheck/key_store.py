@@ -93,7 +93,11 @@ class IssuerKeys:
         return self._inflight
 
     async def refresh_for_unknown_kid(self) -> bool:
-        """Refresh once for a token whose kid we do not know; False while cooling down."""
+        """Refresh once for a token whose kid we do not know; False while cooling down.
+
+        Raises KeysUnavailable when the refresh fails or is too slow: the kid may well be
+        a new key we cannot see yet, so the answer is "retry", not "sign in again".
+        """
         if self._inflight is None:
             now = self._clock()
             if now - self._last_kid_refresh < UNKNOWN_KID_COOLDOWN:
@@ -104,7 +108,13 @@ class IssuerKeys:
         try:
             await asyncio.wait_for(asyncio.shield(task), UNKNOWN_KID_WAIT)
         except TimeoutError:
-            return False
+            raise KeysUnavailable("The issuer's keys are being fetched.", 1) from None
+        if self._failures:
+            # Try again after the retry backoff rather than the full cooldown, so a key
+            # rotated during an outage is picked up as soon as the issuer is back.
+            delay = self._next_delay()
+            self._last_kid_refresh = self._clock() - UNKNOWN_KID_COOLDOWN + delay
+            raise KeysUnavailable(f"The issuer's keys could not be refreshed ({self.last_error}).", int(delay))
         return True
 
     async def run_schedule(self) -> None:
