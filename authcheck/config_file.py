@@ -37,7 +37,9 @@ from authcheck.config import (
     Match,
     Rule,
 )
+from authcheck.errors import RequestRejected
 from authcheck.identity import BUILT_IN_HEADERS
+from authcheck.paths import normalize_path
 
 KeyPath = tuple[str | int, ...]          # mapping keys are str, list indices int
 LineOf = Callable[[KeyPath], int | None]
@@ -48,6 +50,7 @@ _PROXY_HEADERS = re.compile(r"x-(forwarded-|original-|envoy-|real-ip$)", re.IGNO
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 token: methods, header names
 _HOST = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*")
 _SIMPLE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+_SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")  # RFC 6749 §3.3 scope-token
 
 
 # ---------------------------------------------------------------------------- public API
@@ -443,6 +446,9 @@ def _scope(value: object, at: _At) -> str:
     scope = _text(value, at, "read:orders")
     if any(char.isspace() for char in scope):
         at.fail(f'"{scope}" contains whitespace', "put one scope per list item, e.g. [read:orders, write:orders]")
+    if not _SCOPE_TOKEN.fullmatch(scope):
+        at.fail(f'"{scope}" is not an OAuth scope (RFC 6749: printable ASCII except " and \\)',
+                "use the scope exactly as your issuer writes it in tokens")
     return scope
 
 
@@ -455,9 +461,14 @@ def _glob(value: object, at: _At) -> str:
     segments = glob.split("/")[1:]
     if any("**" in segment and segment != "**" for segment in segments):
         at.fail(f'"{glob}": ** must be a whole segment', "write it like /a/**/b, or use * within a segment")
-    if "//" in glob or any(segment in (".", "..") for segment in segments) or not glob.isprintable() or " " in glob:
-        at.fail(f'"{glob}" can never match: paths are normalized (no //, . or .. segments, '
-                "spaces stay percent-encoded) before matching", "write the normalized path")
+    # Requests are matched in normalized form, so a pattern must already be in it.
+    try:
+        normalized = normalize_path(glob)
+    except RequestRejected as exc:
+        at.fail(f'"{glob}" can never match: {exc.message[:-1].lower()}, and such requests are refused',
+                "remove it or write the path as clients send it once normalized")
+    if normalized != glob:
+        at.fail(f'"{glob}" can never match: paths are normalized before matching', f'write "{normalized}"')
     return glob
 
 

@@ -86,6 +86,8 @@ def _header_value(name: str, value: object, on_dropped: HeaderDropped) -> bytes 
             return None
         value = " ".join(str(item) for item in value)
     text = str(value)
+    if not text:
+        return None
     if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text):
         on_dropped(name, "claim holds control characters")
         return None

@@ -73,10 +73,10 @@ class IssuerKeys:
     def usable(self) -> KeySet:
         """The keys to verify with now; raises KeysUnavailable when there are none fresh enough."""
         if self.keys is None or self.fetched_at is None:
-            raise KeysUnavailable(f"The issuer's keys could not be fetched yet ({self.last_error}).", 5)
+            raise KeysUnavailable("The issuer's keys could not be fetched yet.", 5)
         # Staleness counts from when the keys were due for refresh, not from the fetch.
         if self._clock() - self.fetched_at - self._refresh_interval() > self.config.max_stale:
-            raise KeysUnavailable(f"The issuer's keys are too old ({self.last_error}).", 30)
+            raise KeysUnavailable("The issuer's keys are too old: the issuer has not answered.", 30)
         return self.keys
 
     def age(self) -> float | None:
@@ -101,6 +101,8 @@ class IssuerKeys:
         if self._inflight is None:
             now = self._clock()
             if now - self._last_kid_refresh < UNKNOWN_KID_COOLDOWN:
+                if self._failures:
+                    raise KeysUnavailable("The issuer's keys could not be refreshed.", int(self._next_delay()))
                 return False
             self._last_kid_refresh = now
         # Take the task now, synchronously: joining later could start a second fetch.
@@ -114,7 +116,7 @@ class IssuerKeys:
             # rotated during an outage is picked up as soon as the issuer is back.
             delay = self._next_delay()
             self._last_kid_refresh = self._clock() - UNKNOWN_KID_COOLDOWN + delay
-            raise KeysUnavailable(f"The issuer's keys could not be refreshed ({self.last_error}).", int(delay))
+            raise KeysUnavailable("The issuer's keys could not be refreshed.", int(delay))
         return True
 
     async def run_schedule(self) -> None:
@@ -135,6 +137,7 @@ class IssuerKeys:
         return float(self.config.refresh)
 
     async def _fetch(self) -> None:
+        """One discovery + JWKS round; never raises, so the schedule never dies."""
         try:
             if self._jwks_uri is None:
                 self._jwks_uri = await self._discover()
@@ -144,30 +147,39 @@ class IssuerKeys:
             except JwksError as exc:
                 raise FetchError(str(exc), "invalid") from None
         except FetchError as exc:
-            self._failures += 1
-            self.last_error = str(exc)
-            self._stats.add(exc.result)
-            if self.config.jwks_uri is None:
-                self._jwks_uri = None  # discover again next time: the issuer may have moved its keys
-            log.warning("jwks_fetch_failed", iss=self.config.issuer, error=str(exc), result=exc.result)
+            self._failed(exc)
+            return
+        except Exception as exc:  # any surprise is a failed fetch too
+            log.exception("jwks_fetch_error", iss=self.config.issuer)
+            self._failed(FetchError(f"unexpected {type(exc).__name__}", "invalid"))
             return
         self.keys, self.fetched_at, self._max_age = keys, self._clock(), max_age
         self._failures, self.last_error = 0, None
         self._stats.add("ok")
         log.info("jwks_fetched", iss=self.config.issuer, kids=sorted(keys.by_kid), skipped=list(keys.skipped))
 
+    def _failed(self, error: FetchError) -> None:
+        self._failures += 1
+        self.last_error = str(error)
+        self._stats.add(error.result)
+        if self.config.jwks_uri is None:
+            self._jwks_uri = None  # discover again next time: the issuer may have moved its keys
+        log.warning("jwks_fetch_failed", iss=self.config.issuer, error=str(error), result=error.result)
+
     async def _discover(self) -> str:
         url = self.config.issuer.rstrip("/") + "/.well-known/openid-configuration"
         body, _ = await self._get(url)
         try:
             document = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise FetchError(f"discovery document at {url} is not JSON", "invalid") from None
         if not isinstance(document, dict) or document.get("issuer") != self.config.issuer:
             raise FetchError(f"discovery document at {url} names another issuer", "invalid")
         jwks_uri = document.get("jwks_uri")
         if not isinstance(jwks_uri, str) or not jwks_uri.startswith(("https://", "http://")):
             raise FetchError(f"discovery document at {url} has no http(s) jwks_uri", "invalid")
+        if url.startswith("https://") and not jwks_uri.startswith("https://"):
+            raise FetchError(f"discovery document at {url} downgrades jwks_uri to http", "invalid")
         return jwks_uri
 
     async def _get(self, url: str) -> tuple[bytes, float | None]:
@@ -188,8 +200,9 @@ class IssuerKeys:
 def _max_age(cache_control: str | None) -> float | None:
     for directive in (cache_control or "").split(","):
         name, _, value = directive.strip().partition("=")
-        if name.lower() == "max-age" and value.strip('"').isdigit():
-            return float(value.strip('"'))
+        value = value.strip('"')
+        if name.lower() == "max-age" and value.isascii() and value.isdigit():
+            return float(value)
     return None
 
 
@@ -218,5 +231,5 @@ class KeyStore:
             try:
                 keys.usable()
             except KeysUnavailable as exc:
-                problems[issuer] = exc.message
+                problems[issuer] = f"{exc.message} Last error: {keys.last_error}"
         return problems

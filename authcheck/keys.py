@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from jwt import PyJWK
-from jwt.exceptions import PyJWKError
+from jwt.exceptions import PyJWTError
 
 from authcheck.errors import InvalidToken, UnknownKeyId
 
@@ -56,7 +56,9 @@ class KeySet:
         # No kid: acceptable only when exactly one published key could have signed it;
         # trying every key would let one token cost many signature checks.
         candidates = [k for k in (*self.by_kid.values(), *self.without_kid) if alg in k.algorithms]
-        if len(candidates) != 1:
+        if not candidates:
+            raise InvalidToken("The token has no kid and no published key fits its algorithm.", "token_kid_missing")
+        if len(candidates) > 1:
             raise InvalidToken("The token has no kid and the issuer publishes several keys.", "token_kid_missing")
         return candidates[0]
 
@@ -65,8 +67,8 @@ def parse_jwks(document: bytes | str, allowed_algorithms: tuple[str, ...]) -> Ke
     """Keep the asymmetric signature keys usable with the allowed algorithms."""
     try:
         data = json.loads(document)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise JwksError("the JWKS is not valid JSON") from exc
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        raise JwksError("the JWKS is not valid JSON") from None
     if not isinstance(data, dict) or not isinstance(data.get("keys"), list):
         raise JwksError('the JWKS is not an object with a "keys" list')
     allowed = frozenset(allowed_algorithms)
@@ -79,7 +81,7 @@ def parse_jwks(document: bytes | str, allowed_algorithms: tuple[str, ...]) -> Ke
         except JwksError as exc:
             skipped.append(f"keys[{index}]: {exc}")
             continue
-        if isinstance(jwk.get("kid"), str):
+        if "kid" in jwk:
             if key.key_id in by_kid:
                 skipped.append(f"keys[{index}]: duplicate kid")
                 continue
@@ -95,6 +97,9 @@ def parse_jwks(document: bytes | str, allowed_algorithms: tuple[str, ...]) -> Ke
 def _signing_key(jwk: object, allowed: frozenset[str]) -> SigningKey:
     if not isinstance(jwk, dict):
         raise JwksError("not an object")
+    for member in ("kty", "crv", "alg", "use", "kid"):
+        if member in jwk and not isinstance(jwk[member], str):
+            raise JwksError(f"its {member} is not a string")
     kty, crv = jwk.get("kty"), jwk.get("crv")
     if kty == "RSA":
         algorithms = _RSA_ALGORITHMS
@@ -115,10 +120,10 @@ def _signing_key(jwk: object, allowed: frozenset[str]) -> SigningKey:
         raise JwksError("it is a private key; a JWKS must publish public keys only")
     try:
         public_key = PyJWK(jwk, algorithm=next(iter(algorithms))).key
-    except (PyJWKError, ValueError, TypeError) as exc:
-        raise JwksError(f"unreadable key ({exc})") from exc
+    except (PyJWTError, ValueError, TypeError) as exc:
+        raise JwksError(f"unreadable key ({exc})") from None
     kid = jwk.get("kid")
-    key_id = kid if isinstance(kid, str) else _thumbprint(jwk)
+    key_id = kid if kid is not None else _thumbprint(jwk)
     return SigningKey(key_id, public_key, algorithms)
 
 

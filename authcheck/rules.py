@@ -21,6 +21,8 @@ def glob_to_regex(pattern: str) -> str:
 
     `/x/**` therefore matches `/x`, `/x/` and `/x/a/b`, but not `/xy`.
     """
+    if not pattern.startswith("/"):
+        raise ValueError(f"path pattern {pattern!r} does not start with /")
     regex = ""
     for segment in pattern.split("/")[1:]:
         if segment == "**":

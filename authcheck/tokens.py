@@ -88,6 +88,7 @@ def verify(
     kid = header.get("kid")
     if kid is not None and not isinstance(kid, str):
         raise InvalidToken("The token's kid is not a string.", "token_malformed")
+    _check_numeric_dates(unverified.claims)
     signing_key = keys.find(kid, alg)
     try:
         claims: dict[str, Any] = jwt.decode(
@@ -122,12 +123,15 @@ def _describe(exc: jwt.InvalidTokenError) -> InvalidToken:
     return InvalidToken("The token is not valid.", "token_invalid")
 
 
-def _check_claim_types(claims: dict[str, Any], scope_claim: str) -> None:
-    """What PyJWT lets through: it reads "9999999999" as a NumericDate, for one."""
+def _check_numeric_dates(claims: dict[str, Any]) -> None:
+    """PyJWT reads "9999999999" as a NumericDate and calls "tomorrow" malformed: both are type errors."""
     for name in ("exp", "nbf", "iat"):
         value = claims.get(name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
             raise InvalidToken(f"The token's {name} claim is not a number.", "token_claim_type")
+
+
+def _check_claim_types(claims: dict[str, Any], scope_claim: str) -> None:
     for name in ("sub", "client_id", "azp", "organization_id"):
         if name in claims and not isinstance(claims[name], str):
             raise InvalidToken(f"The token's {name} claim is not a string.", "token_claim_type")
