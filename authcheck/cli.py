@@ -9,7 +9,10 @@ import socket
 import sys
 from collections.abc import Sequence
 
+import httpx
+import structlog
 import uvicorn
+from starlette.applications import Starlette
 
 from authcheck.app import create_app
 from authcheck.config_file import ConfigError, config_warnings, load_config, summarize
@@ -81,7 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(explain(config, args.method, args.uri, args.host, args.token))
         return _serve(args)
     except ConfigError as exc:
-        sys.stderr.write(f"{exc}\n")
+        # `check` lists every problem; the other commands say one line and point to `check`.
+        sys.stderr.write(f"{exc}\n" if args.command == "check" else f"authcheck: {_one_line(exc)}\n")
         return 2
     except _Fatal as exc:
         sys.stderr.write(f"authcheck: {exc}\n")
@@ -94,14 +98,23 @@ class _Fatal(Exception):
     """A problem to report in one line before exiting."""
 
 
+def _one_line(error: ConfigError) -> str:
+    first = str(error).splitlines()[0]
+    more = len(error.problems) - 1
+    if more <= 0:
+        return first
+    return f"{first} (and {more} more: run `authcheck check --config {error.source}`)"
+
+
 def _ensure_can_listen(host: str, port: int) -> None:
     try:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         with socket.socket(family, socket.SOCK_STREAM) as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             probe.bind((host, port))
-    except OSError as exc:
-        raise _Fatal(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    except (OSError, OverflowError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise _Fatal(f"cannot listen on {host}:{port}: {reason}") from None
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -128,10 +141,27 @@ SERVER_OPTIONS = dict(loop="uvloop", http="httptools", access_log=False, server_
 def _dev(port: int) -> int:
     _ensure_can_listen("127.0.0.1", port)
     configure_logging("info", "console")
+    structlog.get_logger("authcheck").warning(
+        "development_issuer", note="throw-away key and demo rules: never use authcheck dev in production")
     issuer = DevIssuer(port)
-    app = create_app(issuer.config(), extra_routes=issuer.routes())
-    print(banner(issuer, port), flush=True)
-    uvicorn.run(app, host="127.0.0.1", port=port, **SERVER_OPTIONS)
+    # The key store reaches the issuer in-process: no failed first fetch while the port opens.
+    to_issuer = httpx.ASGITransport(app=Starlette(routes=issuer.routes()))
+    app = create_app(issuer.config(), transport=to_issuer, extra_routes=issuer.routes())
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, **SERVER_OPTIONS))
+
+    async def announce_when_ready() -> None:
+        """Print the curl lines only once they can work: listening, with the issuer's keys."""
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            while not server.should_exit:
+                if server.started and (await client.get("/readyz")).status_code == 200:
+                    print(banner(issuer, port), flush=True)
+                    return
+                await asyncio.sleep(0.05)
+
+    async def run() -> None:
+        await asyncio.gather(server.serve(), announce_when_ready())
+
+    asyncio.run(run())
     return 0
 
 
