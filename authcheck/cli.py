@@ -8,6 +8,7 @@ import os
 import socket
 import sys
 from collections.abc import Sequence
+from typing import Any, NoReturn
 
 import httpx
 import structlog
@@ -22,7 +23,7 @@ from authcheck.logs import configure_logging
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2, no usage dump
+    def error(self, message: str) -> NoReturn:  # one line, exit 2, no usage dump
         sys.stderr.write(f"authcheck: {message} (see `authcheck --help`)\n")
         sys.exit(2)
 
@@ -134,7 +135,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 # A lean server stack: uvloop + httptools, no access log (authcheck logs each decision
 # itself), no Server/Date headers, and no proxy-header rewriting of the peer address.
-SERVER_OPTIONS = dict(loop="uvloop", http="httptools", access_log=False, server_header=False,
+SERVER_OPTIONS: dict[str, Any] = dict(loop="uvloop", http="httptools", access_log=False, server_header=False,
                       date_header=False, proxy_headers=False, lifespan="on", log_level="warning")
 
 

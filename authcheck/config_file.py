@@ -422,7 +422,9 @@ def _audiences(value: object, at: _At) -> tuple[str, ...]:
     example = "audiences: [https://api.example.com]"
     if isinstance(value, str):
         return (_text(value, at, example),)
-    return _list_of(_text_like(example), example, "list the API identifiers your tokens carry in aud")(value, at)
+    audiences: tuple[str, ...] = _list_of(
+        _text_like(example), example, "list the API identifiers your tokens carry in aud")(value, at)
+    return audiences
 
 
 def _algorithm(value: object, at: _At) -> str:
@@ -648,13 +650,15 @@ def _issuers(value: object, at: _At) -> tuple[IssuerConfig, ...]:
                      "add an issuer: `- issuer: https://...` with its `audiences`")
     if isinstance(value, list):
         _note_duplicates(value, "issuer", at, "merge the two entries, with all the audiences in one")
-    return check(value, at)
+    issuers: tuple[IssuerConfig, ...] = check(value, at)
+    return issuers
 
 
 def _rules(value: object, at: _At) -> tuple[Rule, ...]:
     if isinstance(value, list):
         _note_duplicates(value, "name", at, "give every rule its own name: logs and metrics report it")
-    return _list_of(_rule, "rules: [{name: ..., match: {...}, allow: ...}]", None)(value, at)
+    rules: tuple[Rule, ...] = _list_of(_rule, "rules: [{name: ..., match: {...}, allow: ...}]", None)(value, at)
+    return rules
 
 
 _TOP = _Table("the top level", "issuers: [...]", {

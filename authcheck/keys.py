@@ -100,13 +100,13 @@ def _signing_key(jwk: object, allowed: frozenset[str]) -> SigningKey:
     for member in ("kty", "crv", "alg", "use", "kid"):
         if member in jwk and not isinstance(jwk[member], str):
             raise JwksError(f"its {member} is not a string")
-    kty, crv = jwk.get("kty"), jwk.get("crv")
+    kty, crv = str(jwk.get("kty")), str(jwk.get("crv"))
     if kty == "RSA":
         algorithms = _RSA_ALGORITHMS
     elif (kty, crv) in _ALGORITHMS_BY_CURVE:
         algorithms = _ALGORITHMS_BY_CURVE[(kty, crv)]
     else:
-        raise JwksError(f"key type {kty!r} is not an asymmetric signature key")
+        raise JwksError(f"key type {jwk.get('kty')!r} is not an asymmetric signature key")
     if jwk.get("use", "sig") != "sig":
         raise JwksError("use is not sig")
     if "alg" in jwk:
