@@ -16,7 +16,8 @@ import uvicorn
 from starlette.applications import Starlette
 
 from authcheck.app import create_app
-from authcheck.config_file import ConfigError, config_warnings, load_config, summarize
+from authcheck.config_file import ConfigError, load_config
+from authcheck.config_lint import config_warnings, summarize
 from authcheck.dev import DevIssuer, banner
 from authcheck.explain import explain
 from authcheck.logs import configure_logging

@@ -9,7 +9,8 @@ from typing import Literal
 import pytest
 
 from authcheck.config import ASYMMETRIC_ALGORITHMS, Access, CacheConfig, Config, IssuerConfig, Match, Rule
-from authcheck.config_file import ConfigError, Problem, config_warnings, load_config, parse_config, summarize
+from authcheck.config_file import ConfigError, Problem, load_config, parse_config
+from authcheck.config_lint import config_warnings, summarize
 
 CONFIGS = Path(__file__).parent / "configs"
 
