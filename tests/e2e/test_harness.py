@@ -4,7 +4,7 @@
 otherwise. These tests prove that each real proxy starts from the shipped files, asks the
 auth address it is given, passes the original request, copies the identity header, drops the
 client's own identity headers and fails closed. The scenario table against authcheck itself
-comes once the service lands.
+is test_scenarios.py.
 """
 
 from __future__ import annotations
