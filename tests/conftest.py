@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from support.jwks_server import JwksServer
 from support.service import AuthcheckProcess
 from support.tokens import AUDIENCE, SigningKey, new_key

@@ -6,9 +6,8 @@ never 200 and never 5xx.
 
 from __future__ import annotations
 
-import base64
-import hmac
 import hashlib
+import hmac
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -17,12 +16,11 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
-
 from conftest import service_config
+from cryptography.hazmat.primitives import serialization
 from support.jwks_server import JwksServer
 from support.service import AuthcheckProcess
-from support.tokens import AUDIENCE, SigningKey, b64, claims, forge, mint, new_key
+from support.tokens import SigningKey, b64, claims, forge, mint, new_key
 
 Attack = Callable[[SigningKey, str], dict[str, Any]]  # (trusted key, issuer) -> verify() kwargs
 

@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 import yaml
-
 from conftest import service_config
 from support.jwks_server import JwksServer, free_port
 from support.tokens import SigningKey, mint

@@ -21,7 +21,6 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
-
 from e2e.harness import REPO, RecordingServer, nginx_main_conf, start_proxy, tool
 
 IDENTITY_HEADERS = ("X-Auth-Subject", "X-Auth-Issuer", "X-Auth-Scopes", "X-Auth-Client-Id",

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-
 from support.jwks_server import JwksServer
 from support.service import AuthcheckProcess
 from support.tokens import SigningKey, mint

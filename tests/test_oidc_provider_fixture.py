@@ -8,13 +8,13 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import httpx
 import jwt
 import pytest
-
 from support import oidc_provider
 from support.oidc_provider import Client, OidcProvider, OidcProviderError, Resource, ec_key, rsa_key
 
@@ -153,5 +153,5 @@ def test_missing_node_or_install_is_an_error(tmp_path: Path, monkeypatch: pytest
     with pytest.raises(OidcProviderError, match="npm ci --prefix tests/oidc_provider"):
         op.start()
     monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(OidcProviderError, match="Node.js"):
+    with pytest.raises(OidcProviderError, match=r"Node\.js"):
         op.start()

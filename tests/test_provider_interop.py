@@ -19,7 +19,6 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-
 from support.oidc_provider import Client, OidcProvider, Resource, ec_key, rsa_key
 from support.service import AuthcheckProcess
 from support.tokens import mint, new_key

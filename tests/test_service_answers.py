@@ -7,7 +7,6 @@ import json
 
 import httpx
 import pytest
-
 from support.jwks_server import JwksServer
 from support.service import AuthcheckProcess
 from support.tokens import SigningKey, mint

@@ -402,7 +402,7 @@ ISSUER_REFUSED = [
 def test_peek_issuer_must_be_a_string(iss: object) -> None:
     token = f"{b64json({'alg': 'ES384'})}.{b64json(claims(iss=iss))}.sig"
     with pytest.raises(InvalidToken) as caught:
-        peek(token).issuer
+        _ = peek(token).issuer
     assert (caught.value.message, caught.value.reason) == ("The token has no iss claim.", "token_issuer_missing")
 
 

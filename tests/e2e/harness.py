@@ -17,6 +17,7 @@ tests/conftest.py runs `authcheck serve` on a free port; pass its `.port` as `au
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -264,10 +265,8 @@ def stop_process(process: subprocess.Popen[bytes]) -> None:
 
 
 def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, sig)  # start_new_session=True: the group id is the proxy's pid
-    except ProcessLookupError:
-        pass
 
 
 # ---------------------------------------------------------------------------------------------

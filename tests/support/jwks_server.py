@@ -32,7 +32,7 @@ class JwksServer:
         self.discovery_issuer: str | None = None  # to serve a document naming another issuer
         self._server: ThreadingHTTPServer | None = None
 
-    def start(self) -> "JwksServer":
+    def start(self) -> JwksServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):

@@ -26,7 +26,7 @@ class AuthcheckProcess:
         self.extra_args = extra_args
         self._process: subprocess.Popen[bytes] | None = None
 
-    def start(self, wait_ready: bool = True) -> "AuthcheckProcess":
+    def start(self, wait_ready: bool = True) -> AuthcheckProcess:
         with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(
                 [sys.executable, "-m", "authcheck", "serve", "--config", str(self.config_path),
