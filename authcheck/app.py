@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from authcheck.answers import allow_answer, denial_answer
 from authcheck.authenticator import Authenticator
 from authcheck.config import Config
-from authcheck.errors import KeysUnavailable
+from authcheck.errors import Denial, KeysUnavailable
 from authcheck.gate import Decision, Gate
 from authcheck.key_store import KeyStore
 from authcheck.metrics import Metrics
@@ -31,6 +31,9 @@ _READ_HEADERS = frozenset({
     b"x-forwarded-method", b"x-forwarded-uri", b"x-forwarded-host",
     b"x-original-method", b"x-original-uri", b"x-original-url",
 })
+_AUTHORIZATION, _REQUEST_ID = b"authorization", b"x-request-id"
+_ANSWER_MEMO_LIMIT = 1024  # distinct denial answers: our own words, so few
+_EMPTY_BODY = {"type": "http.response.body", "body": b""}
 
 log = structlog.get_logger("authcheck")
 
@@ -84,6 +87,15 @@ def create_app(config: Config, transport: httpx.AsyncBaseTransport | None = None
     return VerifyRouter(Starlette(routes=routes, lifespan=lifespan), service)
 
 
+def _read_headers(scope: Scope) -> dict[str, list[str]]:
+    """The headers /verify reads, by lower-case name, every value in arrival order."""
+    headers: dict[str, list[str]] = {}
+    for name, value in scope["headers"]:
+        if name in _READ_HEADERS:
+            headers.setdefault(name.decode(), []).append(value.decode("latin-1"))
+    return headers
+
+
 def _insecure_issuers(config: Config) -> list[str]:
     loopback = ("http://127.", "http://localhost", "http://[::1]")
     return [i.issuer for i in config.issuers if i.issuer.startswith("http://") and not i.issuer.startswith(loopback)]
@@ -95,6 +107,7 @@ class VerifyRouter:
     def __init__(self, app: ASGIApp, service: Service) -> None:
         self.app = app
         self.service = service
+        self._answers: dict[tuple[object, ...], tuple[int, Sequence[tuple[bytes, bytes]], bytes]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -107,30 +120,58 @@ class VerifyRouter:
     async def _verify(self, scope: Scope, raw_path: bytes, send: Send) -> None:
         """Never reads the request body: some proxies announce one and never send it."""
         started = time.perf_counter()
-        headers: dict[str, list[str]] = {}
+        method = scope["method"]
+        # What the original request is read from: the /verify request line and the header
+        # lines that name it (a memo key, so no str is decoded for a request seen before).
+        request_lines: list[object] = [method, raw_path]
+        authorization: list[bytes] = []
+        request_id: bytes | None = None
         for name, value in scope["headers"]:
             if name in _READ_HEADERS:
-                headers.setdefault(name.decode(), []).append(value.decode("latin-1"))
-        envoy_subpath = raw_path[7:].decode("latin-1") if len(raw_path) > 7 else None
-        method = scope["method"]
+                if name == _AUTHORIZATION:
+                    authorization.append(value)
+                elif name == _REQUEST_ID:
+                    if request_id is None:
+                        request_id = value
+                else:
+                    request_lines += (name, value)
+        gate = self.service.gate
+        raw_headers = tuple(request_lines)
         try:
-            decision = await self.service.gate.decide(
-                headers, method, envoy_subpath, scope["query_string"].decode("latin-1"))
+            decision = gate.decide_known(raw_headers, authorization[0] if len(authorization) == 1 else None)
+            if decision is None:
+                envoy_subpath = raw_path[7:].decode("latin-1") if len(raw_path) > 7 else None
+                decision = await gate.decide(_read_headers(scope), method, envoy_subpath,
+                                             scope["query_string"].decode("latin-1"), raw_headers)
         except Exception:  # a bug must never become a 500 or an open door
             log.exception("internal_error")
             decision = Decision(503, denial=KeysUnavailable("authcheck failed to decide.", 5))
+        answer_headers: Sequence[tuple[bytes, bytes]]
         if decision.denial is None:
             status, answer_headers, body = allow_answer(decision.headers)
         else:
-            status, answer_headers, body = denial_answer(decision.denial, head=method == "HEAD")
+            status, answer_headers, body = self._denial_answer(decision.denial, method == "HEAD")
         await send({"type": "http.response.start", "status": status, "headers": answer_headers})
-        await send({"type": "http.response.body", "body": body})
-        self._record(decision, headers, time.perf_counter() - started)
+        await send({"type": "http.response.body", "body": body} if body else _EMPTY_BODY)
+        self._record(decision, request_id, time.perf_counter() - started)
 
-    def _record(self, decision: Decision, headers: dict[str, list[str]], seconds: float) -> None:
+    def _denial_answer(self, denial: Denial, head: bool) -> tuple[int, Sequence[tuple[bytes, bytes]], bytes]:
+        """denial_answer, remembered by everything it is made of (it renders JSON)."""
+        key = (denial.status, denial.error, denial.code, denial.message, head, *denial.extra_headers())
+        answer = self._answers.get(key)
+        if answer is None:
+            status, answer_headers, body = denial_answer(denial, head)
+            answer = status, tuple(answer_headers), body
+            if len(self._answers) >= _ANSWER_MEMO_LIMIT:
+                self._answers.clear()
+            self._answers[key] = answer
+        return answer
+
+    def _record(self, decision: Decision, request_id: bytes | None, seconds: float) -> None:
+        service = self.service
         code = decision.denial.code if decision.denial else "ok"
-        self.service.metrics.observe(decision.status, code, seconds)
-        mode = self.service.decision_log
+        service.metrics.observe(decision.status, code, seconds)
+        mode = service.decision_log
         if mode == "off" or (mode == "denials" and decision.denial is None):
             return
         request, identity = decision.request, decision.identity
@@ -148,5 +189,5 @@ class VerifyRouter:
             client_id=identity.client_id if identity else None,
             iss=identity.issuer if identity else None,
             latency_ms=round(seconds * 1000, 3),
-            request_id=headers.get("x-request-id", [None])[0],
+            request_id=request_id.decode("latin-1") if request_id is not None else None,
         )

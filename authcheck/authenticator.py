@@ -1,38 +1,61 @@
 """Bearer token -> verified Identity, with the verified-token cache in front.
 
-The cache holds *verification* only (who the token is, until its `exp`); rules and
-scopes are evaluated on every request, so a cached token can never widen access. An
-entry is only used while its signing key is still in the issuer's current key set.
-Tokens refused for a reason that cannot change (bad signature, expired, wrong
-audience...) are remembered briefly, so a flood of one bad token costs one signature
-check, not thousands.
+The cache holds *verification* only (who the token is, until its `exp`, never longer
+than `cache.max_ttl`); rules and scopes are evaluated on every request, so a cached
+token can never widen access. An entry is only used while its signing key is still in
+the issuer's current key set (and while that key set is fresh enough to use at all).
+
+Tokens refused after a signature check for a reason that cannot change (bad signature,
+expired, wrong audience...) are remembered briefly, so a flood of one bad token costs
+one signature check, not thousands. Refusals found before the signature (not a JWT,
+unknown issuer, forbidden header...) cost less to find again than to remember, and are
+not remembered: a stream of distinct garbage cannot push the expensive ones out.
 """
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from hashlib import sha256
 
 from authcheck.config import Config
 from authcheck.errors import InvalidToken, UnknownKeyId
-from authcheck.expiring_cache import ExpiringLRU
-from authcheck.identity import HeaderDropped, Identity, build_identity
+from authcheck.expiring_cache import LRU, ExpiringLRU
+from authcheck.identity import (
+    HeaderDropped,
+    Identity,
+    SharedValues,
+    build_identity,
+    compact,
+    expand,
+)
 from authcheck.key_store import IssuerKeys, KeyStore
-from authcheck.tokens import peek, verify
+from authcheck.tokens import check_header, peek, verify_signed
 
 BAD_TOKEN_TTL = 30.0
 BAD_TOKEN_ENTRIES = 10_000
 # Refusals that depend on time or on keys we may not have yet are never remembered.
 _TRANSIENT_REASONS = frozenset({"token_kid_unknown", "token_not_yet_valid"})
+_SHA256 = sha256()  # copied for each token: cheaper than setting up a new hash each time
 
 
-@dataclass(frozen=True, slots=True)
+def token_digest(token: bytes) -> bytes:
+    """The verified-token cache key: the token's SHA-256."""
+    digest = _SHA256.copy()
+    digest.update(token)
+    return digest.digest()
+
+
 class _Verified:
-    issuer: IssuerKeys
-    key_id: str
-    identity: Identity
+    """One verified-token cache entry: with its key, ~350 bytes (bench/RESULTS.md, "Memory")."""
+
+    __slots__ = ("expires_at", "profile", "source", "subject")
+
+    def __init__(self, expires_at: float, source: tuple[IssuerKeys, str], identity: Identity,
+                 shared: SharedValues) -> None:
+        self.expires_at = expires_at
+        self.source = source  # (the issuer's keys, the signing key's id): shared by its tokens
+        self.subject, self.profile = compact(identity, shared)
 
 
 class Authenticator:
@@ -49,48 +72,79 @@ class Authenticator:
         self._on_header_dropped = on_header_dropped
         self._clock = clock
         self._max_ttl = config.cache.max_ttl
-        self.verified: ExpiringLRU[bytes, _Verified] = ExpiringLRU(config.cache.max_entries)
+        self._shared = SharedValues()
+        self.verified: LRU[bytes, _Verified] = LRU(config.cache.max_entries)
         self.refused: ExpiringLRU[bytes, InvalidToken] = ExpiringLRU(
             min(BAD_TOKEN_ENTRIES, config.cache.max_entries)
         )
 
     async def authenticate(self, token: str) -> Identity:
         """The token's identity; raises InvalidToken or KeysUnavailable."""
-        digest = hashlib.sha256(token.encode("latin-1")).digest()
-        now = self._clock()
-        cached = self.verified.get(digest, now)
-        if cached is not None:
-            if cached.key_id in cached.issuer.usable().key_ids:
-                return cached.identity
+        digest, identity = self.recall(token)
+        if identity is None:
+            identity = await self.verify(token, digest)
+        return identity
+
+    def recall(self, token: str) -> tuple[bytes, Identity | None]:
+        """(the token's cache key, its cached identity or None); raises a remembered refusal.
+
+        The synchronous half of `authenticate`: what needs no await.
+        """
+        digest = token_digest(token.encode("latin-1"))
+        identity = self.recall_verified(digest)
+        if identity is None and self.refused:
+            refusal = self.refused.get(digest, self._clock())
+            if refusal is not None:
+                raise _fresh(refusal)
+        return digest, identity
+
+    def recall_verified(self, digest: bytes) -> Identity | None:
+        """The identity of a cached token (its sha256 digest) while it and its key are valid."""
+        cached = self.verified.get(digest)
+        if cached is None:
+            return None
+        if cached.expires_at <= self._clock():
+            self.verified.discard(digest)
+            return None
+        keys, key_id = cached.source
+        if key_id not in keys.usable().key_ids:
             self.verified.discard(digest)  # its key left the issuer's key set
-        refusal = self.refused.get(digest, now)
-        if refusal is not None:
-            raise refusal
-        try:
-            verified, expires_at = await self._verify(token)
-        except InvalidToken as exc:
-            if exc.reason not in _TRANSIENT_REASONS:
-                self.refused.put(digest, exc, now + BAD_TOKEN_TTL)
-            raise
-        self.verified.put(digest, verified, min(expires_at, now + self._max_ttl))
-        return verified.identity
+            return None
+        return expand(cached.subject, cached.profile)
 
-    def forget_all(self) -> None:
-        self.verified.clear()
-        self.refused.clear()
-
-    async def _verify(self, token: str) -> tuple[_Verified, float]:
+    async def verify(self, token: str, digest: bytes) -> Identity:
+        """Verify a token `recall` did not know, and remember the outcome."""
         unverified = peek(token)
         issuer = self._keys.issuers.get(unverified.issuer)
         if issuer is None:
             raise InvalidToken("The token's issuer is not trusted.", "token_issuer_unknown")
         config = issuer.config
         try:
-            claims, key = verify(token, unverified, config, issuer.usable())
+            key = check_header(unverified, config, issuer.usable())
         except UnknownKeyId:
             if not await issuer.refresh_for_unknown_kid():
                 raise
-            claims, key = verify(token, unverified, config, issuer.usable())
-        identity = build_identity(
-            claims, config.scope_claim, self._claim_headers, self._claim_paths, self._on_header_dropped)
-        return _Verified(issuer, key.key_id, identity), float(claims["exp"])
+            key = check_header(unverified, config, issuer.usable())
+        try:
+            claims = verify_signed(token, unverified, config, key)
+        except InvalidToken as exc:
+            if exc.reason not in _TRANSIENT_REASONS:
+                self.refused.put(digest, _fresh(exc), self._clock() + BAD_TOKEN_TTL)
+            raise
+        identity = build_identity(claims, config.scope_claim, self._claim_headers, self._claim_paths,
+                                  self._on_header_dropped, self._shared)
+        expires_at = min(float(claims["exp"]), self._clock() + self._max_ttl)
+        source = self._shared((issuer, key.key_id))
+        self.verified.put(digest, _Verified(expires_at, source, identity, self._shared))
+        return identity
+
+    def forget_all(self) -> None:
+        self.verified.clear()
+        self.refused.clear()
+
+
+def _fresh(refusal: InvalidToken) -> InvalidToken:
+    """A copy without traceback: re-raising one stored instance would grow its traceback forever."""
+    copy = refusal.__class__.__new__(refusal.__class__, *refusal.args)
+    copy.__dict__.update(refusal.__dict__)
+    return copy

@@ -2,14 +2,19 @@
 
 Everything here is pure except the key refresh an unknown kid may trigger, so the
 service, `authcheck explain` and the tests all decide through this one path.
+
+`decide_known` is the same decision taken without an await for the request the service
+sees most: an original request read before (from the same header lines), a plain
+`Bearer <token>` and a token in the verified-token cache. It answers None whenever any
+step would need more, and the caller then asks `decide`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Hashable, Sequence
+from typing import NamedTuple
 
-from authcheck.authenticator import Authenticator
+from authcheck.authenticator import Authenticator, token_digest
 from authcheck.bearer import extract_bearer
 from authcheck.config import Access, Config, Rule
 from authcheck.errors import Denial
@@ -17,9 +22,11 @@ from authcheck.identity import Identity, anonymous_headers
 from authcheck.original_request import Headers, OriginalRequest, read_original_request
 from authcheck.rules import RuleSet, authorize
 
+_MEMO_LIMIT = 4096  # original requests remembered by the header lines they were read from
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+
+
+class Decision(NamedTuple):
     status: int
     request: OriginalRequest | None = None
     rule: Rule | None = None
@@ -34,15 +41,54 @@ class Gate:
         self._rules = RuleSet(config)
         self._authenticator = authenticator
         self._anonymous_headers = anonymous_headers(config.headers)
+        # raw header lines -> (original request, its rule or None), or the request's refusal
+        self._requests: dict[Hashable, tuple[OriginalRequest, Rule | None] | Denial] = {}
 
     async def decide(
-        self, headers: Headers, verify_method: str, envoy_subpath: str | None, verify_query: str
+        self, headers: Headers, verify_method: str, envoy_subpath: str | None, verify_query: str,
+        raw_headers: Hashable = None,
     ) -> Decision:
+        """`raw_headers`, when given, is everything `headers` was read from (the /verify
+        request's method, path and header lines, less Authorization and X-Request-Id):
+        reading the original request is pure, so its outcome is remembered by it."""
+        known = self._requests.get(raw_headers) if raw_headers is not None else None
+        if known is None:
+            try:
+                request = read_original_request(headers, verify_method, envoy_subpath, verify_query, self._ingress)
+            except Denial as denial:
+                known = denial.with_traceback(None)
+            else:
+                known = request, self._rules.rule_for(request)
+            if raw_headers is not None:
+                if len(self._requests) >= _MEMO_LIMIT:
+                    self._requests.clear()
+                self._requests[raw_headers] = known
+        if isinstance(known, Denial):
+            return Decision(known.status, denial=known)
+        return await self.decide_for(known[0], headers.get("authorization", ()))
+
+    def decide_known(self, raw_headers: Hashable, authorization: bytes | None) -> Decision | None:
+        """`decide`, when it needs no await: see the module docstring. `authorization` is
+        the one Authorization header's raw value (None when there is not exactly one)."""
+        known = self._requests.get(raw_headers)
+        if known is None or authorization is None or isinstance(known, Denial):
+            return None
+        request, rule = known
+        if rule is None or rule.access is Access.ANONYMOUS:
+            return None
+        if not authorization.startswith(b"Bearer "):
+            return None
+        identity = None
         try:
-            request = read_original_request(headers, verify_method, envoy_subpath, verify_query, self._ingress)
+            # A hit means the rest of the header is a token extract_bearer once returned: no
+            # space, comma or tab, not too long. So extract_bearer reads this header as it.
+            identity = self._authenticator.recall_verified(token_digest(authorization[7:]))
+            if identity is None:
+                return None
+            authorize(rule, identity)
+            return Decision(200, request, rule, identity, None, identity.headers)
         except Denial as denial:
-            return Decision(denial.status, denial=denial)
-        return await self.decide_for(request, headers.get("authorization", ()))
+            return Decision(denial.status, request, rule, identity, denial)
 
     async def decide_for(self, request: OriginalRequest, authorization: Sequence[str]) -> Decision:
         """The decision for an original request already read from the proxy's headers."""
@@ -53,7 +99,10 @@ class Gate:
                 identity = await self._identity_if_any(authorization)
                 allowed_headers = identity.headers if identity else self._anonymous_headers
                 return Decision(200, request, rule, identity, None, allowed_headers)
-            identity = await self._authenticator.authenticate(extract_bearer(authorization))
+            token = extract_bearer(authorization)
+            digest, identity = self._authenticator.recall(token)
+            if identity is None:
+                identity = await self._authenticator.verify(token, digest)
             authorize(rule, identity)
             return Decision(200, request, rule, identity, None, identity.headers)
         except Denial as denial:

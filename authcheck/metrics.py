@@ -42,7 +42,8 @@ class Metrics:
         ]
         for issuer, keys in key_store.issuers.items():
             age = keys.age()
-            lines.append(f'authcheck_jwks_age_seconds{{issuer="{_escape(issuer)}"}} {-1 if age is None else round(age, 3)}')
+            value = -1 if age is None else round(age, 3)
+            lines.append(f'authcheck_jwks_age_seconds{{issuer="{_escape(issuer)}"}} {value}')
         return "\n".join(lines) + "\n"
 
 
@@ -50,7 +51,7 @@ def _histogram(bucket_counts: list[int], total: float) -> Iterable[str]:
     yield "# HELP authcheck_decision_seconds Time to decide one /verify request."
     yield "# TYPE authcheck_decision_seconds histogram"
     cumulative = 0
-    for bound, count in zip((*LATENCY_BUCKETS, "+Inf"), bucket_counts):
+    for bound, count in zip((*LATENCY_BUCKETS, "+Inf"), bucket_counts, strict=True):
         cumulative += count
         yield f'authcheck_decision_seconds_bucket{{le="{bound}"}} {cumulative}'
     yield f"authcheck_decision_seconds_sum {total}"

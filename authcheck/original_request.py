@@ -72,7 +72,7 @@ def read_original_request(
     headers: Headers,
     verify_method: str,
     envoy_subpath: str | None,
-    verify_query: str,  # noqa: ARG001 (kept for the interface; see the docstring)
+    verify_query: str,  # kept for the interface; see the docstring
     ingress: Ingress,
 ) -> OriginalRequest:
     """Raise RequestRejected for anything ambiguous, conflicting or missing.

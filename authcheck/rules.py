@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from authcheck.config import Access, Config, Match, Rule
 from authcheck.claims import unmet
+from authcheck.config import Access, Config, Match, Rule
 from authcheck.errors import InsufficientClaims, InsufficientScope, InvalidToken, RouteDenied
 from authcheck.identity import Identity
 from authcheck.original_request import OriginalRequest
@@ -58,17 +58,22 @@ class RuleSet:
 
     def match(self, request: OriginalRequest) -> Rule:
         """The rule that decides this request; raises RouteDenied when none does."""
+        rule = self.rule_for(request)
+        if rule is None:
+            raise RouteDenied("No rule allows this request.")
+        return rule
+
+    def rule_for(self, request: OriginalRequest) -> Rule | None:
+        """The rule that decides this request, or None when none does."""
         key = (request.method, request.host, request.path)
         try:
-            rule = self._memo[key]
+            return self._memo[key]
         except KeyError:
             rule = next((c.rule for c in self._rules if c.matches(request)), self._default)
             if len(self._memo) >= _MEMO_LIMIT:
                 self._memo.clear()
             self._memo[key] = rule
-        if rule is None:
-            raise RouteDenied("No rule allows this request.")
-        return rule
+            return rule
 
 
 def _compile_paths(paths: tuple[str, ...] | None) -> re.Pattern[str] | None:
@@ -88,12 +93,11 @@ def authorize(rule: Rule, identity: Identity) -> None:
     if rule.audiences is not None and rule.audiences.isdisjoint(identity.audiences):
         raise InvalidToken("The token's audience is not accepted on this route.", "route_audience_not_accepted")
     if rule.access is Access.ALL_SCOPES:
-        missing = [scope for scope in rule.scopes if scope not in identity.scopes]
-        if missing:
+        if not identity.scopes.issuperset(rule.scopes):
+            missing = [scope for scope in rule.scopes if scope not in identity.scopes]
             raise InsufficientScope(f"The token lacks the scope {' '.join(missing)}.", rule.scopes)
-    elif rule.access is Access.ANY_SCOPE:
-        if identity.scopes.isdisjoint(rule.scopes):
-            raise InsufficientScope(f"The token needs one of the scopes {' '.join(rule.scopes)}.", rule.scopes)
+    elif rule.access is Access.ANY_SCOPE and identity.scopes.isdisjoint(rule.scopes):
+        raise InsufficientScope(f"The token needs one of the scopes {' '.join(rule.scopes)}.", rule.scopes)
     for requirement in rule.claims:
         why = unmet(identity.claims, requirement)
         if why is not None:

@@ -1,0 +1,694 @@
+"""authcheck benchmark: authcheck against its baselines, measured in one run (see bench/run).
+
+Starts, on loopback: a JWKS issuer (in this process), authcheck, a bare Starlette app on
+the same server stack, and nginx; then drives each with wrk. Servers run on core 1
+(`taskset -c 1`), wrk on core 0, so load generator and server never share a core. Each
+scenario runs `--rounds` times, interleaved, and the table shows medians; every ratio
+divides two numbers measured in the same run.
+
+  (1) one valid ES384 token repeated                 vs bare Starlette
+  (2) 10,000 distinct valid tokens rotated, per alg   vs bare Starlette and the crypto floor
+  (3) 10,000 distinct garbage tokens (401)            vs bare Starlette
+  (4) nginx auth_request -> authcheck + upstream      vs nginx -> the same upstream
+  plus: (1) with every decision logged; (2) with --workers 2 against 1 worker;
+  RSS with 100,000 cached tokens.
+
+The crypto floor is one signature check per request: 1 / (time of one verification with
+PyJWT's algorithm object, on core 1, in this run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import json
+import os
+import platform
+import re
+import secrets
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager, suppress
+from dataclasses import asdict, dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+
+REPO = Path(__file__).resolve().parent.parent
+SERVER_CORE, LOAD_CORE = "1", "0"
+AUDIENCE = "https://api.example.com"
+ALGS = ("ES384", "ES256", "RS256")
+DISTINCT_TOKENS = 10_000
+MEMORY_TOKENS = 100_000
+CONNECTIONS = 64
+
+
+# -- keys, tokens and the issuer -------------------------------------------------------------
+
+
+def _new_key(alg: str) -> Any:
+    if alg == "ES384":
+        return ec.generate_private_key(ec.SECP384R1())
+    if alg == "ES256":
+        return ec.generate_private_key(ec.SECP256R1())
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def _public_jwk(alg: str, key: Any) -> dict[str, Any]:
+    codec = ECAlgorithm if alg.startswith("ES") else RSAAlgorithm
+    jwk: dict[str, Any] = codec.to_jwk(key.public_key(), as_dict=True)
+    jwk.pop("key_ops", None)
+    return {**jwk, "kid": alg.lower(), "alg": alg, "use": "sig"}
+
+
+def _mint(job: tuple[str, bytes, str, int, int]) -> list[str]:
+    """Tokens start..start+count-1 (a separate process: RSA signing is slow)."""
+    alg, pem, issuer, start, count = job
+    key = serialization.load_pem_private_key(pem, password=None)
+    now = int(time.time())
+    header = {"kid": alg.lower(), "typ": "at+jwt"}
+    return [jwt.encode({"iss": issuer, "aud": AUDIENCE, "sub": f"user-{i:06d}", "client_id": "bench-client",
+                        "scope": "read:orders profile", "iat": now, "exp": now + 4 * 3600, "jti": f"{alg}-{i}"},
+                       key, algorithm=alg, headers=header)  # type: ignore[arg-type]
+            for i in range(start, start + count)]
+
+
+class Issuer:
+    """OIDC discovery and JWKS on loopback, counting JWKS fetches."""
+
+    def __init__(self) -> None:
+        self.keys = {alg: _new_key(alg) for alg in ALGS}
+        self.port = free_port()
+        self.issuer = f"http://127.0.0.1:{self.port}/oidc"
+        self.jwks_fetches = 0
+        issuer = self
+        jwks = json.dumps({"keys": [_public_jwk(alg, key) for alg, key in self.keys.items()]}).encode()
+        discovery = json.dumps({"issuer": self.issuer, "jwks_uri": self.issuer + "/jwks"}).encode()
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                if self.path.endswith("/jwks"):
+                    issuer.jwks_fetches += 1
+                    body = jwks
+                else:
+                    body = discovery
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def mint(self, alg: str, count: int, start: int = 0) -> list[str]:
+        pem = self.keys[alg].private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption())
+        chunk = max(1, count // 8)
+        jobs = [(alg, pem, self.issuer, s, min(chunk, start + count - s)) for s in range(start, start + count, chunk)]
+        with ProcessPoolExecutor(2) as pool:
+            return [token for part in pool.map(_mint, jobs) for token in part]
+
+
+def garbage_tokens(count: int, like: str) -> list[str]:
+    """Three base64url-looking parts of a real token's lengths: not JSON, so never a JWT."""
+    lengths = [len(part) for part in like.split(".")]
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    return [".".join("".join(secrets.choice(alphabet) for _ in range(n)) for n in lengths) for _ in range(count)]
+
+
+def crypto_floor(issuer: Issuer, alg: str, token: str, seconds: float = 0.4) -> float:
+    """Seconds per signature check with PyJWT's algorithm object (what authcheck calls), on the server core."""
+    algorithm = jwt.get_algorithm_by_name(alg)
+    key = algorithm.prepare_key(issuer.keys[alg].public_key())
+    signing_input, _, signature = token.encode().rpartition(b".")
+    sig = jwt.utils.base64url_decode(signature)
+    previous = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {int(SERVER_CORE)})
+    try:
+        assert algorithm.verify(signing_input, key, sig)
+        best = []
+        for _ in range(3):
+            count, started = 0, time.perf_counter()
+            while time.perf_counter() - started < seconds / 3:
+                for _ in range(20):
+                    algorithm.verify(signing_input, key, sig)
+                count += 20
+            best.append((time.perf_counter() - started) / count)
+        return statistics.median(best)
+    finally:
+        os.sched_setaffinity(0, previous)
+
+
+# -- processes ------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def http_status(url: str, headers: dict[str, str] | None = None) -> int:
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=5) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+class Server:
+    """A process started by the benchmark, in its own process group, stopped by it."""
+
+    def __init__(self, name: str, command: list[str], log: Path, ready_url: str, cores: str) -> None:
+        self.name, self.log = name, log
+        with log.open("ab") as out:
+            self.process = subprocess.Popen(["taskset", "-c", cores, *command], stdout=out, stderr=subprocess.STDOUT,
+                                            start_new_session=True, cwd=REPO)
+        deadline = time.monotonic() + 30
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{name} exited:\n{log.read_text()[-3000:]}")
+            try:
+                if http_status(ready_url) == 200:
+                    return
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{name} not ready at {ready_url}:\n{log.read_text()[-3000:]}")
+            time.sleep(0.1)
+
+    def rss_mb(self) -> float:
+        """RSS of the process and every descendant (uvicorn workers), in MB."""
+        return sum(_rss_kb(pid) for pid in [self.process.pid, *_descendants(self.process.pid)]) / 1024
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, 15)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, 9)
+                self.process.wait()
+
+
+def _descendants(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children = [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+        for child in children:
+            found += [child, *_descendants(child)]
+    return found
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _rss_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+@contextmanager
+def running(servers: list[Server]) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        for server in reversed(servers):
+            server.stop()
+
+
+def authcheck_config(workdir: Path, name: str, issuer: str, cache: dict[str, int] | None) -> Path:
+    path = workdir / f"{name}.yaml"
+    config = {
+        "issuers": [{"issuer": issuer, "audiences": [AUDIENCE]}],
+        "rules": [{"name": "orders-read", "match": {"paths": ["/orders/**"], "methods": ["GET", "HEAD"]},
+                   "scopes": ["read:orders"]}],
+        "default": "deny",
+        "ingress": "nginx",
+        **({"cache": cache} if cache else {}),
+    }
+    path.write_text(json.dumps(config, indent=2))  # JSON is YAML
+    return path
+
+
+def start_authcheck(workdir: Path, name: str, config: Path, cores: str = SERVER_CORE, workers: int = 1,
+                    decision_log: str = "off") -> tuple[Server, int]:
+    port = free_port()
+    command = [str(REPO / ".venv/bin/authcheck"), "serve", "--config", str(config), "--port", str(port),
+               "--workers", str(workers), "--decision-log", decision_log]
+    return Server(name, command, workdir / f"{name}.log", f"http://127.0.0.1:{port}/readyz", cores), port
+
+
+def start_bare(workdir: Path) -> tuple[Server, int]:
+    port = free_port()
+    return Server("bare-starlette", [sys.executable, str(REPO / "bench/bare_app.py"), "--port", str(port)],
+                  workdir / "bare.log", f"http://127.0.0.1:{port}/verify", SERVER_CORE), port
+
+
+def start_nginx(workdir: Path, authcheck_port: int) -> tuple[Server, int, int]:
+    """nginx from the shipped files (nginx/example.conf, nginx/authcheck.conf): one port with
+    auth_request, one without, both to the same upstream (an nginx `return 200`)."""
+    root = workdir / "nginx"
+    for sub in ("conf.d", "snippets", "temp"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / "nginx/authcheck.conf", root / "snippets/authcheck.conf")
+    with_auth, alone, upstream = free_port(), free_port(), free_port()
+    example = (REPO / "nginx/example.conf").read_text()
+    example = example.replace("server 127.0.0.1:8080;", f"server 127.0.0.1:{authcheck_port};")
+    example = example.replace("server 127.0.0.1:3000;", f"server 127.0.0.1:{upstream};")
+    (root / "conf.d/with-auth.conf").write_text(example.replace("listen 80;", f"listen 127.0.0.1:{with_auth};"))
+    # The same site without authcheck: drop the upstream block, the include and the auth_request lines.
+    plain = re.sub(r"upstream authcheck \{.*?\}\n", "", example, flags=re.DOTALL)
+    plain = "\n".join(line for line in plain.splitlines()
+                      if "auth_request" not in line and "include snippets/authcheck.conf" not in line
+                      and "$authcheck_" not in line)
+    plain = plain.replace("upstream app {", "upstream app_alone {").replace("http://app;", "http://app_alone;")
+    (root / "conf.d/alone.conf").write_text(plain.replace("listen 80;", f"listen 127.0.0.1:{alone};"))
+    (root / "conf.d/upstream.conf").write_text(
+        f"server {{ listen 127.0.0.1:{upstream}; location / {{ return 200 'ok'; }} }}\n")
+    temp = root / "temp"
+    (root / "nginx.conf").write_text(
+        f"daemon off;\nworker_processes 1;\npid {root}/nginx.pid;\nerror_log {root}/error.log warn;\n"
+        f"events {{ worker_connections 4096; }}\n"
+        f"http {{\n  access_log off;\n  client_body_temp_path {temp}/body;\n  proxy_temp_path {temp}/proxy;\n"
+        f"  fastcgi_temp_path {temp}/fastcgi;\n  uwsgi_temp_path {temp}/uwsgi;\n  scgi_temp_path {temp}/scgi;\n"
+        f"  include conf.d/*.conf;\n}}\n")
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    server = Server("nginx", [nginx, "-p", str(root), "-c", str(root / "nginx.conf"), "-e", str(root / "error.log")],
+                    workdir / "nginx.log", f"http://127.0.0.1:{alone}/", SERVER_CORE)
+    return server, with_auth, alone
+
+
+# -- wrk --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    non_2xx: int
+    errors: int
+
+
+def wrk(port: int, tokens: Path, seconds: float, path: str = "/verify", verify_headers: bool = True,
+        cores: str | None = LOAD_CORE, connections: int = CONNECTIONS) -> Run:
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency",
+               "-s", str(REPO / "bench/wrk.lua"), f"http://127.0.0.1:{port}{path}",
+               "--", str(tokens), path, "verify" if verify_headers else "plain"]
+    if cores is not None:
+        command = ["taskset", "-c", cores, *command]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    return Run(rps=float(_field(out, r"Requests/sec:\s+([\d.]+)")),
+               p50_ms=_ms(_field(out, r"\n\s+50%\s+(\S+)")), p99_ms=_ms(_field(out, r"\n\s+99%\s+(\S+)")),
+               requests=int(_field(out, r"(\d+) requests in")),
+               non_2xx=int(_field(out, r"Non-2xx or 3xx responses: (\d+)", "0")),
+               errors=sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out)))
+
+
+def _field(text: str, pattern: str, default: str | None = None) -> str:
+    found = re.search(pattern, text)
+    if found is None:
+        if default is None:
+            raise RuntimeError(f"wrk output lacks {pattern!r}:\n{text}")
+        return default
+    return found.group(1)
+
+
+def _ms(value: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", value).groups()  # type: ignore[union-attr]
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+# -- the run ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Scenario:
+    key: str
+    label: str
+    baseline: str | None  # the scenario key it is divided by
+    runs: list[Run] = field(default_factory=list)
+    floor_s: list[float] = field(default_factory=list)  # crypto floor per round (distinct-token scenarios)
+    target: str = ""
+
+    def median(self, name: str) -> float:
+        return float(statistics.median(getattr(run, name) for run in self.runs))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=5.0, help="per wrk run")
+    parser.add_argument("--quick", action="store_true", help="3 rounds of 2 s: a smoke run (ratios get noisy)")
+    parser.add_argument("--skip", default="", help="comma-separated: nginx,workers,memory,logging,parity")
+    parser.add_argument("--out", type=Path, default=None, help="results directory (default bench/results/<time>)")
+    parser.add_argument("--profile", action="store_true",
+                        help="instead of measuring: py-spy profiles of authcheck under each load (needs py-spy)")
+    args = parser.parse_args()
+    if args.quick:
+        args.seconds = 2.0
+    skip = set(filter(None, args.skip.split(",")))
+    out = args.out or REPO / "bench/results" / time.strftime("%Y%m%d-%H%M%S")
+    out.mkdir(parents=True, exist_ok=True)
+    if os.cpu_count() is None or os.cpu_count() < 2:  # type: ignore[operator]
+        print("bench: needs 2 cores (server on core 1, wrk on core 0)", file=sys.stderr)
+        return 2
+
+    if "parity" not in skip:
+        print("checking the fast verification road against PyJWT (bench/parity.py)...", flush=True)
+        subprocess.run([sys.executable, str(REPO / "bench/parity.py")], check=True)
+
+    started = time.time()
+    print("minting tokens...", flush=True)
+    issuer = Issuer()
+    token_files: dict[str, Path] = {}
+    one = issuer.mint("ES384", 1)
+    token_files["one"] = _write(out / "one-es384.txt", one)
+    for alg in ALGS:
+        token_files[alg] = _write(out / f"distinct-{alg.lower()}.txt", issuer.mint(alg, DISTINCT_TOKENS))
+    token_files["garbage"] = _write(out / "garbage.txt", garbage_tokens(DISTINCT_TOKENS, one[0]))
+    if "memory" not in skip:
+        token_files["memory"] = _write(out / "memory-es256.txt", issuer.mint("ES256", MEMORY_TOKENS, start=10**6))
+    print(f"  done in {time.time() - started:.0f} s", flush=True)
+
+    # Cache smaller than the 10,000-token rotation: every distinct token misses, is verified,
+    # stored and later evicted, as a stream of new tokens is.
+    main_config = authcheck_config(out, "authcheck", issuer.issuer, {"max_entries": 1000})
+    scenarios = {s.key: s for s in [
+        Scenario("bare", "bare Starlette, same server stack (baseline)", None),
+        Scenario("hit", "(1) one valid ES384 token, repeated", "bare", target=">= 1.0x bare Starlette"),
+        *(Scenario(f"distinct-{alg}", f"(2) 10,000 distinct valid {alg} tokens, rotated", "bare",
+                   target=">= 0.9x crypto floor") for alg in ALGS),
+        Scenario("garbage", "(3) 10,000 distinct garbage tokens (401)", "bare", target=">= 1.0x bare Starlette"),
+        Scenario("hit-logged", "(1) with every decision logged (--decision-log all, the default)", "bare"),
+        Scenario("nginx-alone", "nginx -> upstream, no auth (baseline)", None),
+        Scenario("nginx-auth", "(4) nginx auth_request -> authcheck (one ES384 token), -> upstream", "nginx-alone"),
+    ]}
+    if "logging" in skip:
+        del scenarios["hit-logged"]
+    if "nginx" in skip:
+        del scenarios["nginx-alone"], scenarios["nginx-auth"]
+
+    servers: list[Server] = []
+    with running(servers):
+        bare, bare_port = start_bare(out)
+        servers.append(bare)
+        authcheck, ac_port = start_authcheck(out, "authcheck", main_config)
+        servers.append(authcheck)
+        ports = {"bare": bare_port, "hit": ac_port, "garbage": ac_port, **{f"distinct-{a}": ac_port for a in ALGS}}
+        if "hit-logged" in scenarios:
+            logged, logged_port = start_authcheck(out, "authcheck-logged", main_config, decision_log="all")
+            servers.append(logged)
+            ports["hit-logged"] = logged_port
+        if "nginx-auth" in scenarios:
+            nginx, with_auth, alone = start_nginx(out, ac_port)
+            servers.append(nginx)
+            ports["nginx-auth"], ports["nginx-alone"] = with_auth, alone
+        files = {"bare": "one", "hit": "one", "hit-logged": "one", "garbage": "garbage", "nginx-auth": "one",
+                 "nginx-alone": "one", **{f"distinct-{a}": a for a in ALGS}}
+        expected = {"garbage": 401}
+        # In (4) everything shares core 1: how much CPU each process spends per request.
+        cpu_watch: dict[str, int] = {"authcheck": authcheck.process.pid}
+        nginx_cpu: dict[str, dict[str, list[float]]] = {}
+        if "nginx-auth" in scenarios:
+            cpu_watch["nginx"] = _descendants(nginx.process.pid)[0]  # its one worker
+        for key in scenarios:
+            _check_answer(key, ports[key], token_files[files[key]], expected.get(key, 200))
+        for key in scenarios:  # warm-up
+            wrk(ports[key], token_files[files[key]], 1, **_request_shape(key))
+        if args.profile:
+            for key in ("hit", "distinct-ES384", "distinct-RS256", "garbage"):
+                profile(out, authcheck, key, ports[key], token_files[files[key]], max(args.seconds, 10))
+            _tidy(out, token_files)
+            print(f"(profiles written to {out})")
+            return 0
+        for round_ in range(1, args.rounds + 1):
+            for alg in ALGS:
+                scenarios[f"distinct-{alg}"].floor_s.append(
+                    crypto_floor(issuer, alg, token_files[alg].read_text().split("\n", 1)[0]))
+            for key, scenario in scenarios.items():
+                cpu_before = {name: _cpu_seconds(pid) for name, pid in cpu_watch.items()}
+                run = wrk(ports[key], token_files[files[key]], args.seconds, **_request_shape(key))
+                scenario.runs.append(run)
+                if key.startswith("nginx"):
+                    for name, pid in cpu_watch.items():
+                        used = (_cpu_seconds(pid) - cpu_before[name]) / max(run.requests, 1) * 1e6
+                        nginx_cpu.setdefault(key, {}).setdefault(name, []).append(used)
+                _sanity(key, run, expected.get(key, 200))
+                print(f"  round {round_} {key:18} {run.rps:9.0f} req/s  p50 {run.p50_ms:7.2f} ms"
+                      f"  p99 {run.p99_ms:7.2f} ms", flush=True)
+        idle_rss = authcheck.rss_mb()
+
+    extra: dict[str, Any] = {"authcheck_rss_mb_after_runs": round(idle_rss, 1)}
+    if nginx_cpu:
+        extra["nginx_cpu_us_per_request"] = {
+            key: {name: round(statistics.median(values), 1) for name, values in by_process.items()}
+            for key, by_process in nginx_cpu.items()}
+    if "workers" not in skip:
+        extra["workers"] = scale_workers(out, issuer, main_config, token_files, args)
+    if "memory" not in skip:
+        extra["memory"] = memory(out, issuer, token_files["memory"], scenarios["distinct-ES256"].median("rps"))
+
+    _tidy(out, token_files)
+    report = render(scenarios, extra, args, time.time() - started)
+    (out / "results.md").write_text(report)
+    (out / "results.json").write_text(json.dumps(
+        {"scenarios": {k: {**asdict(s), "runs": [asdict(r) for r in s.runs]} for k, s in scenarios.items()},
+         **extra}, indent=2))
+    print("\n" + report)
+    print(f"(written to {out.relative_to(REPO) if out.is_relative_to(REPO) else out})")
+    return 0
+
+
+def _tidy(out: Path, token_files: dict[str, Path]) -> None:
+    """Drop what only this run could use (token files, ~50 MB) and keep the logged
+    authcheck's first lines as a sample (it logs every request: tens of MB)."""
+    for path in token_files.values():
+        path.unlink(missing_ok=True)
+    for path in out.glob("memory-rest-*.txt"):
+        path.unlink()
+    logged = out / "authcheck-logged.log"
+    if logged.exists():
+        with logged.open() as log:
+            head = [line for _, line in zip(range(20), log, strict=False)]
+        logged.write_text("".join(head) + "[... one line per request; trimmed by bench/bench.py]\n")
+
+
+def _request_shape(key: str) -> dict[str, Any]:
+    """nginx gets the client's request (it adds the X-Forwarded-* itself); the others a /verify call."""
+    if key.startswith("nginx"):
+        return {"path": "/orders/42", "verify_headers": False}
+    return {}
+
+
+def _write(path: Path, tokens: list[str]) -> Path:
+    path.write_text("\n".join(tokens) + "\n")
+    return path
+
+
+def _check_answer(key: str, port: int, tokens: Path, status: int) -> None:
+    token = tokens.read_text().split("\n", 1)[0]
+    shape = _request_shape(key)
+    headers = {"Authorization": f"Bearer {token}"}
+    if shape.get("verify_headers", True):
+        headers |= {"X-Forwarded-Method": "GET", "X-Forwarded-Uri": "/orders/42",
+                    "X-Forwarded-Host": "shop.example.com"}
+    got = http_status(f"http://127.0.0.1:{port}{shape.get('path', '/verify')}", headers)
+    if got != status:
+        raise RuntimeError(f"{key}: expected {status}, got {got}")
+
+
+def _sanity(key: str, run: Run, status: int) -> None:
+    bad = run.non_2xx if status == 200 else run.requests - run.non_2xx
+    if bad or run.errors:
+        print(f"  WARNING {key}: {bad} unexpected answers, {run.errors} socket errors", flush=True)
+
+
+def profile(out: Path, server: Server, key: str, port: int, tokens: Path, seconds: float) -> None:
+    """py-spy samples authcheck while wrk drives it; writes the raw stacks and a summary."""
+    raw = out / f"profile-{key}.txt"
+    spy = subprocess.Popen(["taskset", "-c", LOAD_CORE, str(REPO / ".venv/bin/py-spy"), "record",
+                            "-r", "250", "-f", "raw", "-o", str(raw), "--pid", str(server.process.pid),
+                            "--duration", str(round(seconds))], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    run = wrk(port, tokens, seconds, **_request_shape(key))
+    spy.wait()
+    summary = summarize_profile(raw)
+    (out / f"profile-{key}.md").write_text(f"# {key}: {run.rps:,.0f} req/s under py-spy\n\n{summary}")
+    print(f"\n## {key} ({run.rps:,.0f} req/s while sampled)\n{summary}", flush=True)
+
+
+def summarize_profile(raw: Path, top: int = 25) -> str:
+    """Where the samples are: by function and line (self), and by function (inclusive)."""
+    own: dict[str, int] = {}
+    inclusive: dict[str, int] = {}
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        n = int(count)
+        total += n
+        frames = stack.split(";")
+        own[frames[-1]] = own.get(frames[-1], 0) + n
+        for name in {re.sub(r":\d+\)$", ")", f) for f in frames}:
+            inclusive[name] = inclusive.get(name, 0) + n
+    def table(counts: dict[str, int]) -> str:
+        rows = sorted(counts.items(), key=lambda item: -item[1])[:top]
+        return "\n".join(f"{n / total * 100:5.1f}%  {name}" for name, n in rows)
+    return (f"{total} samples\n\nself (function, file:line):\n```\n{table(own)}\n```\n\n"
+            f"inclusive (function):\n```\n{table(inclusive)}\n```\n")
+
+
+def scale_workers(out: Path, issuer: Issuer, config: Path, token_files: dict[str, Path],
+                  args: argparse.Namespace) -> dict[str, Any]:
+    """(2) with --workers 1 and --workers 2, everything free to use both cores (wrk too)."""
+    print("workers: 1 vs 2 on both cores...", flush=True)
+    results: dict[str, Any] = {}
+    for workers in (1, 2):
+        fetches_before = issuer.jwks_fetches
+        server, port = start_authcheck(out, f"authcheck-w{workers}", config, cores="0,1", workers=workers)
+        with running([server]):
+            time.sleep(1)  # every worker has fetched its keys
+            entry: dict[str, Any] = {"jwks_fetches_at_start": issuer.jwks_fetches - fetches_before,
+                                     "rss_mb_at_start": round(server.rss_mb(), 1)}
+            for alg in ALGS:
+                wrk(port, token_files[alg], 1, cores=None)
+                runs = [wrk(port, token_files[alg], args.seconds, cores=None) for _ in range(args.rounds)]
+                entry[alg] = statistics.median(run.rps for run in runs)
+                print(f"  workers={workers} {alg} {entry[alg]:.0f} req/s", flush=True)
+            results[str(workers)] = entry
+    results["ratio"] = {alg: results["2"][alg] / results["1"][alg] for alg in ALGS}
+    return results
+
+
+def memory(out: Path, issuer: Issuer, tokens: Path, es256_rps: float) -> dict[str, Any]:
+    """RSS of one worker (default cache: 100,000 entries) before and after 100,000 distinct tokens."""
+    print("memory: 100,000 distinct ES256 tokens into a fresh authcheck...", flush=True)
+    config = authcheck_config(out, "authcheck-memory", issuer.issuer, None)
+    server, port = start_authcheck(out, "authcheck-memory", config)
+    with running([server]):
+        at_start = server.rss_mb()
+        remaining, total = tokens, 0
+        for attempt in range(3):  # each wrk run starts its rotation at the top: feed it what is left
+            seconds = (MEMORY_TOKENS - total) / max(es256_rps, 500) * 1.3 + 2
+            run = wrk(port, remaining, seconds)
+            if run.non_2xx:
+                raise RuntimeError(f"memory: {run.non_2xx} refusals")
+            total += run.requests
+            if total >= MEMORY_TOKENS:
+                break
+            remaining = _write(out / f"memory-rest-{attempt}.txt", tokens.read_text().split()[total:])
+        after = server.rss_mb()
+    return {"tokens": min(total, MEMORY_TOKENS), "rss_mb_at_start": round(at_start, 1), "rss_mb_after": round(after, 1),
+            "bytes_per_token": round((after - at_start) * 1024 * 1024 / min(total, MEMORY_TOKENS))}
+
+
+# -- the report -------------------------------------------------------------------------------------
+
+
+def render(scenarios: dict[str, Scenario], extra: dict[str, Any], args: argparse.Namespace, elapsed: float) -> str:
+    lines = ["| scenario | req/s | p50 | p99 | ratio to its baseline | target |", "|---|---:|---:|---:|---:|---|"]
+    for s in scenarios.values():
+        rps = s.median("rps")
+        ratio, verdict = "", ""
+        if s.baseline:
+            value = rps / scenarios[s.baseline].median("rps")
+            ratio = f"{_ratio(value)} {'bare Starlette' if s.baseline == 'bare' else 'nginx alone'}"
+            if s.target.startswith(">= 1.0x bare"):
+                verdict = f"{s.target}: {'met' if value >= 1.0 else 'NOT met'}"
+        if s.floor_s:
+            floor = 1 / statistics.median(s.floor_s)
+            value = rps / floor
+            ratio += f"; {_ratio(value)} crypto floor ({floor:,.0f}/s)"
+            verdict = f"{s.target}: {'met' if value >= 0.9 else 'NOT met'}"
+        lines.append(f"| {s.label} | {rps:,.0f} | {_fmt_ms(s.median('p50_ms'))} | {_fmt_ms(s.median('p99_ms'))} "
+                     f"| {ratio} | {verdict} |")
+    text = "\n".join(lines) + "\n"
+    if "nginx_cpu_us_per_request" in extra:
+        cpu = extra["nginx_cpu_us_per_request"]
+        parts = [f"{key}: " + ", ".join(f"{name} {us:.0f} µs" for name, us in by_process.items())
+                 for key, by_process in cpu.items()]
+        text += "\n(4) CPU per request, all on core 1 — " + "; ".join(parts) + ".\n"
+    if "workers" in extra:
+        w = extra["workers"]
+        text += ("\n| (2) distinct tokens, server and wrk on both cores | " + " | ".join(ALGS) + " |\n"
+                 "|---|" + "---:|" * len(ALGS) + "\n"
+                 + "| --workers 1, req/s | " + " | ".join(f"{w['1'][a]:,.0f}" for a in ALGS) + " |\n"
+                 + "| --workers 2, req/s | " + " | ".join(f"{w['2'][a]:,.0f}" for a in ALGS) + " |\n"
+                 + "| ratio (target >= 1.7x) | " + " | ".join(f"{w['ratio'][a]:.2f}x" for a in ALGS) + " |\n"
+                 + f"\nJWKS fetches at start: {w['1']['jwks_fetches_at_start']} with 1 worker, "
+                 f"{w['2']['jwks_fetches_at_start']} with 2 (one per worker). RSS at start: "
+                 f"{w['1']['rss_mb_at_start']} MB with 1 worker, {w['2']['rss_mb_at_start']} MB with 2 "
+                 "(supervisor + workers).\n")
+    if "memory" in extra:
+        m = extra["memory"]
+        verdict = "met" if m["rss_mb_after"] < 100 and m["tokens"] >= MEMORY_TOKENS else "NOT met"
+        text += (f"\nMemory: one worker, RSS {m['rss_mb_at_start']} MB at start, {m['rss_mb_after']} MB with "
+                 f"{m['tokens']:,} distinct tokens cached (~{m['bytes_per_token']} bytes per token). "
+                 f"Target < 100 MB: {verdict}.\n")
+    text += (f"\nMedians of {args.rounds} rounds of {args.seconds:g} s; `wrk -t1 -c{CONNECTIONS}` on core {LOAD_CORE}, "
+             f"servers on core {SERVER_CORE}; run took {elapsed / 60:.1f} min.\n\nMachine: {machine()}.\n")
+    return text
+
+
+def _ratio(value: float) -> str:
+    """Two decimals, or three where two would round across 1.00 and hide a miss."""
+    return f"{value:.3f}x" if f"{value:.2f}" == "1.00" else f"{value:.2f}x"
+
+
+def machine() -> str:
+    """lscpu's model, cores and caches; kernel, Python and the versions that matter."""
+    lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+    fields = dict(line.split(":", 1) for line in lscpu.splitlines() if ":" in line)
+    pick = ["Model name", "CPU(s)", "Thread(s) per core", "Hypervisor vendor", "L2 cache", "L3 cache"]
+    cpu = ", ".join(f"{k.strip()}: {fields[k].strip()}" for k in pick if k in fields)
+    versions = []
+    for dist in ("uvicorn", "uvloop", "httptools", "starlette", "PyJWT", "cryptography", "structlog"):
+        with suppress(importlib.metadata.PackageNotFoundError):
+            versions.append(f"{dist} {importlib.metadata.version(dist)}")
+    wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split(" [")[0]
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    nginx_version = subprocess.run([nginx, "-v"], capture_output=True, text=True).stderr.strip().split("/")[-1]
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (f"{cpu}; {memory:.1f} GiB RAM; Linux {platform.release()}; "
+            f"{platform.python_implementation()} {platform.python_version()}; {', '.join(versions)}; "
+            f"{wrk_version}; nginx {nginx_version}")
+
+
+def _fmt_ms(ms: float) -> str:
+    return f"{ms * 1000:.0f} µs" if ms < 1 else f"{ms:.2f} ms"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
