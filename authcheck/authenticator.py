@@ -47,7 +47,7 @@ def token_digest(token: bytes) -> bytes:
 
 
 class _Verified:
-    """One verified-token cache entry: with its key, ~350 bytes (bench/RESULTS.md, "Memory")."""
+    """One verified-token cache entry: with its key, ~350 bytes (README, "The verified-token cache")."""
 
     __slots__ = ("expires_at", "profile", "source", "subject")
 
