@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from authcheck.answers import allow_answer, denial_answer
 from authcheck.authenticator import Authenticator
 from authcheck.config import Config
-from authcheck.errors import Denial, KeysUnavailable
+from authcheck.errors import DecisionFailed, Denial
 from authcheck.gate import Decision, Gate
 from authcheck.key_store import KeyStore
 from authcheck.metrics import Metrics
@@ -145,7 +145,7 @@ class VerifyRouter:
                                              scope["query_string"].decode("latin-1"), raw_headers)
         except Exception:  # a bug must never become a 500 or an open door
             log.exception("internal_error")
-            decision = Decision(503, denial=KeysUnavailable("authcheck failed to decide.", 5))
+            decision = Decision(503, denial=DecisionFailed())
         answer_headers: Sequence[tuple[bytes, bytes]]
         if decision.denial is None:
             status, answer_headers, body = allow_answer(decision.headers)

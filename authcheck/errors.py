@@ -10,7 +10,8 @@
     │   └── InsufficientClaims  403  auth.insufficient_claims (a rule's `claims` requirement)
     ├── RouteDenied             403  auth.route_denied
     ├── RequestRejected         403  auth.request_rejected (ambiguous original request)
-    └── KeysUnavailable         503  auth.keys_unavailable (+ Retry-After): an outage, not the caller's fault
+    ├── KeysUnavailable         503  auth.keys_unavailable (+ Retry-After): an outage, not the caller's fault
+    └── DecisionFailed          503  auth.internal_error (+ Retry-After): a bug, logged; never a 500 or an allow
 
 `reason` is a stable snake_case id for logs and metrics; `message` is for humans.
 """
@@ -142,3 +143,12 @@ class KeysUnavailable(Denial):
 
     def extra_headers(self) -> list[tuple[str, str]]:
         return [("Retry-After", str(self.retry_after))]
+
+
+class DecisionFailed(KeysUnavailable):
+    code = "auth.internal_error"
+    error = "server_error"
+    reason = "internal_error"
+
+    def __init__(self) -> None:
+        super().__init__("authcheck failed to decide; the error is logged.", 5)

@@ -13,6 +13,7 @@ import pytest
 from authcheck.answers import allow_answer, denial_answer
 from authcheck.errors import (
     AuthorizationMissing,
+    DecisionFailed,
     Denial,
     InsufficientClaims,
     InsufficientScope,
@@ -66,6 +67,8 @@ DENIALS = [
     pytest.param(KeysUnavailable("The issuer's keys could not be fetched yet.", 5), 503,
                  "auth.keys_unavailable", "temporarily_unavailable", None,
                  id="keys-unavailable-503-no-challenge"),
+    pytest.param(DecisionFailed(), 503, "auth.internal_error", "server_error", None,
+                 id="decision-failed-503-no-challenge"),
 ]
 
 
@@ -175,6 +178,7 @@ REASONS = [
     pytest.param(RouteDenied("m"), "route_denied", id="route-denied-reason"),
     pytest.param(RequestRejected("m", "conflicting_uri"), "conflicting_uri", id="request-rejected-explicit-reason"),
     pytest.param(KeysUnavailable("m", 5), "keys_unavailable", id="keys-unavailable-reason"),
+    pytest.param(DecisionFailed(), "internal_error", id="decision-failed-reason"),
 ]
 
 
