@@ -4,6 +4,7 @@ real JWKS/discovery server over HTTP."""
 from __future__ import annotations
 
 import json
+import time
 
 import httpx
 import pytest
@@ -206,7 +207,9 @@ def test_token_never_appears_in_logs(service: AuthcheckProcess, jwks: JwksServer
     bad = mint(keys["ES384"], jwks.issuer, aud="https://other")
     service.verify(token=good, headers={"X-Request-Id": "req-42"})
     service.verify(token=bad)
-    log = service.log()
+    deadline = time.monotonic() + 5  # the decision line is written just after the answer is sent
+    while (log := service.log()).count('"event": "decision"') < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
     decisions = [json.loads(line) for line in log.splitlines() if '"decision"' in line]
     assert good not in log and bad not in log
     assert good.split(".")[2] not in log
