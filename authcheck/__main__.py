@@ -1,5 +1,5 @@
 import sys
 
-from authcheck.cli import main
+from authcheck.cli.main import main
 
 sys.exit(main())

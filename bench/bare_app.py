@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from authcheck.cli import SERVER_OPTIONS
+from authcheck.cli.main import SERVER_OPTIONS
 
 
 async def ok(_: Request) -> Response:

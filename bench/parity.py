@@ -1,6 +1,6 @@
 """Does the fast verification road agree with PyJWT on every token? (run by bench/run first)
 
-`authcheck.tokens.verify` takes a short road for ordinary tokens and hands the rest to
+`authcheck.core.tokens.verify` takes a short road for ordinary tokens and hands the rest to
 `jwt.decode`. This signs a corpus of ordinary and odd tokens (every claim PyJWT checks,
 at and around each boundary, in every encoding PyJWT treats specially) and compares
 `verify` with the PyJWT-only road, answer by answer: claims, or the exact refusal.
@@ -25,10 +25,10 @@ from jwt.algorithms import (
     get_default_algorithms,
 )
 
-from authcheck import tokens
-from authcheck.config import ASYMMETRIC_ALGORITHMS, IssuerConfig
-from authcheck.errors import InvalidToken
-from authcheck.keys import parse_jwks
+from authcheck.config.model import ASYMMETRIC_ALGORITHMS, IssuerConfig
+from authcheck.core import tokens
+from authcheck.core.errors import InvalidToken
+from authcheck.core.keys import parse_jwks
 
 ISSUER = "https://tenant.example.com/oidc"
 AUDIENCE = "https://api.example.com"
@@ -154,7 +154,7 @@ def identity_parity() -> int:
     without: equal identities, the same dropped-header reports in the same order."""
     import itertools
 
-    from authcheck.identity import SharedValues, build_identity, compact, expand
+    from authcheck.core.identity import SharedValues, build_identity, compact, expand
 
     shared = SharedValues(limit=64)  # small: the memo starts over during the run too
     count = 0

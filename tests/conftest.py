@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,11 @@ import pytest
 from support.jwks_server import JwksServer
 from support.service import AuthcheckProcess
 from support.tokens import AUDIENCE, SigningKey, new_key
+
+# Every `python -m authcheck` a test starts runs this tree (a git worktree, a fresh clone),
+# not whichever checkout the virtualenv happens to have installed in editable mode.
+REPO = Path(__file__).resolve().parent.parent
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
 
 
 @pytest.fixture(scope="session")

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from authcheck.bearer import MAX_TOKEN_BYTES, extract_bearer
-from authcheck.errors import (
+from authcheck.core.bearer import MAX_TOKEN_BYTES, extract_bearer
+from authcheck.core.errors import (
     AuthorizationMissing,
     Denial,
     InvalidToken,

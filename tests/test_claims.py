@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from authcheck.claims import holds, is_missing, resolve, retained, unmet
-from authcheck.config import ClaimRequirement
+from authcheck.config.model import ClaimRequirement
+from authcheck.core.claims import holds, is_missing, resolve, retained, unmet
 
 CLAIMS: dict[str, Any] = {
     "sub": "u1",

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from authcheck.config import Access, ClaimRequirement
-from authcheck.config_file import ConfigError, parse_config
+from authcheck.config.file import ConfigError, parse_config
+from authcheck.config.model import Access, ClaimRequirement
 
 ISSUER = "https://acme.logto.app/oidc"
 

@@ -8,9 +8,9 @@ from typing import Literal
 
 import pytest
 
-from authcheck.config import ASYMMETRIC_ALGORITHMS, Access, CacheConfig, Config, IssuerConfig, Match, Rule
-from authcheck.config_file import ConfigError, Problem, load_config, parse_config
-from authcheck.config_lint import config_warnings, summarize
+from authcheck.config.file import ConfigError, Problem, load_config, parse_config
+from authcheck.config.lint import config_warnings, summarize
+from authcheck.config.model import ASYMMETRIC_ALGORITHMS, Access, CacheConfig, Config, IssuerConfig, Match, Rule
 
 CONFIGS = Path(__file__).parent / "configs"
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import re
 import shlex
 import shutil
@@ -207,15 +208,17 @@ def test_image_install_steps_work_in_a_clean_venv(tmp_path: Path) -> None:
     assert wheel.returncode == 0, wheel.stdout + wheel.stderr
 
     venv = tmp_path / "venv"
-    created = run(sys.executable, "-m", "venv", str(venv))
+    # The clean venv must see only what it installed, not this tree through PYTHONPATH.
+    clean = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    created = run(sys.executable, "-m", "venv", str(venv), env=clean)
     assert created.returncode == 0, created.stderr
     wheels = sorted(str(p) for p in (src / "dist").glob("*.whl"))
     assert len(wheels) == 1, wheels
-    install = run(str(venv / "bin/python"), "-m", "pip", "install", "--disable-pip-version-check", *wheels)
+    install = run(str(venv / "bin/python"), "-m", "pip", "install", "--disable-pip-version-check", *wheels, env=clean)
     assert install.returncode == 0, install.stdout[-3000:] + install.stderr[-3000:]
     python, script = str(venv / "bin/python"), str(venv / "bin/authcheck")
     for command in ([script, "--help"], [python, "-m", "authcheck", "--help"]):
-        result = run(*command, cwd=tmp_path)
+        result = run(*command, cwd=tmp_path, env=clean)
         assert result.returncode == 0, f"{command}: {result.stdout}{result.stderr}"
         assert "serve" in result.stdout
 

@@ -10,8 +10,8 @@ import json
 
 import pytest
 
-from authcheck.answers import allow_answer, denial_answer
-from authcheck.errors import (
+from authcheck.core.answers import allow_answer, denial_answer
+from authcheck.core.errors import (
     AuthorizationMissing,
     DecisionFailed,
     Denial,
@@ -113,7 +113,7 @@ def test_head_answer_has_no_body_but_keeps_headers(
 def _concrete_denials(cls: type[Denial]) -> set[type[Denial]]:
     found = set()
     for sub in cls.__subclasses__():
-        if sub.__module__ == "authcheck.errors" and not sub.__name__.startswith("_"):
+        if sub.__module__ == "authcheck.core.errors" and not sub.__name__.startswith("_"):
             found.add(sub)
         found |= _concrete_denials(sub)
     return found

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from authcheck.expiring_cache import ExpiringLRU
+from authcheck.core.expiring_cache import ExpiringLRU
 
 EXPIRY = [
     pytest.param(99.0, "v", id="before-expiry-hit"),

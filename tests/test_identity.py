@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from authcheck.identity import (
+from authcheck.core.identity import (
     BUILT_IN_HEADERS,
     ENVOY_REMOVE_HEADER,
     MAX_HEADER_VALUE_BYTES,

@@ -20,10 +20,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 
-from authcheck import key_store
-from authcheck.config import IssuerConfig
-from authcheck.errors import KeysUnavailable
-from authcheck.key_store import (
+from authcheck.config.model import IssuerConfig
+from authcheck.core.errors import KeysUnavailable
+from authcheck.service import key_store
+from authcheck.service.key_store import (
     MAX_DOCUMENT_BYTES,
     MIN_REFRESH,
     RETRY_DELAYS,

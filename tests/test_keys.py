@@ -14,9 +14,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
-from authcheck.config import ASYMMETRIC_ALGORITHMS
-from authcheck.errors import InvalidToken, UnknownKeyId
-from authcheck.keys import JwksError, KeySet, parse_jwks
+from authcheck.config.model import ASYMMETRIC_ALGORITHMS
+from authcheck.core.errors import InvalidToken, UnknownKeyId
+from authcheck.core.keys import JwksError, KeySet, parse_jwks
 
 RSA_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
 

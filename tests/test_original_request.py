@@ -6,9 +6,9 @@ from typing import TypedDict
 
 import pytest
 
-from authcheck.config import Ingress
-from authcheck.errors import RequestRejected
-from authcheck.original_request import OriginalRequest, read_original_request
+from authcheck.config.model import Ingress
+from authcheck.core.errors import RequestRejected
+from authcheck.core.original_request import OriginalRequest, read_original_request
 
 Sent = dict[str, str | tuple[str, ...]]  # a tuple is a header that arrived more than once
 

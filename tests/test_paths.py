@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from authcheck.errors import RequestRejected
-from authcheck.paths import normalize_path
+from authcheck.core.errors import RequestRejected
+from authcheck.core.paths import normalize_path
 
 NORMALIZED = [
     pytest.param("/", "/", id="root-unchanged"),

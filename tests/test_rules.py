@@ -10,12 +10,12 @@ import re
 
 import pytest
 
-from authcheck import rules as rules_module
-from authcheck.config import Access, ClaimRequirement, Config, IssuerConfig, Match, Rule
-from authcheck.errors import Denial, InsufficientClaims, InsufficientScope, InvalidToken, RouteDenied
-from authcheck.identity import Identity
-from authcheck.original_request import OriginalRequest
-from authcheck.rules import DEFAULT_AUTHENTICATED, RuleSet, authorize, glob_to_regex
+from authcheck.config.model import Access, ClaimRequirement, Config, IssuerConfig, Match, Rule
+from authcheck.core import rules as rules_module
+from authcheck.core.errors import Denial, InsufficientClaims, InsufficientScope, InvalidToken, RouteDenied
+from authcheck.core.identity import Identity
+from authcheck.core.original_request import OriginalRequest
+from authcheck.core.rules import DEFAULT_AUTHENTICATED, RuleSet, authorize, glob_to_regex
 
 ISSUER = IssuerConfig(issuer="https://tenant.logto.app/oidc", audiences=("https://api.example.com",))
 

@@ -22,10 +22,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm, get_default_algorithms
 
-from authcheck.config import ASYMMETRIC_ALGORITHMS, IssuerConfig
-from authcheck.errors import InvalidToken, UnknownKeyId
-from authcheck.keys import KeySet, parse_jwks
-from authcheck.tokens import peek, scopes_of, verify
+from authcheck.config.model import ASYMMETRIC_ALGORITHMS, IssuerConfig
+from authcheck.core.errors import InvalidToken, UnknownKeyId
+from authcheck.core.keys import KeySet, parse_jwks
+from authcheck.core.tokens import peek, scopes_of, verify
 
 ISSUER = "https://tenant.logto.app/oidc"
 AUDIENCE = "https://api.example.com"

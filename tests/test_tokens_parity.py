@@ -2,7 +2,7 @@
 
 `bench/parity.py` signs a corpus of ordinary and odd tokens (every claim PyJWT checks,
 at and around each boundary, every encoding PyJWT treats specially) and compares
-`authcheck.tokens.verify` with the PyJWT-only road, answer by answer.
+`authcheck.core.tokens.verify` with the PyJWT-only road, answer by answer.
 """
 
 from __future__ import annotations

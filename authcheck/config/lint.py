@@ -6,7 +6,7 @@ import ipaddress
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
-from authcheck.config import (
+from authcheck.config.model import (
     Config,
     Match,
     Rule,

@@ -11,8 +11,8 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, TypeVar
 
-from authcheck.claims import retained
-from authcheck.tokens import scopes_of
+from authcheck.core.claims import retained
+from authcheck.core.tokens import scopes_of
 
 SUBJECT, ISSUER, SCOPES = "X-Auth-Subject", "X-Auth-Issuer", "X-Auth-Scopes"
 CLIENT_ID, ORGANIZATION_ID = "X-Auth-Client-Id", "X-Auth-Organization-Id"

@@ -22,9 +22,9 @@ from typing import Any
 
 import jwt
 
-from authcheck.config import IssuerConfig
-from authcheck.errors import InvalidToken
-from authcheck.keys import KeySet, SigningKey
+from authcheck.config.model import IssuerConfig
+from authcheck.core.errors import InvalidToken
+from authcheck.core.keys import KeySet, SigningKey
 
 # Header parameters that would ask us to fetch or trust key material chosen by the
 # token itself, or to understand extensions we do not implement (RFC 7515 §4.1.11).

@@ -1,7 +1,7 @@
 """The config file: YAML (or TOML, same schema) in, a validated `Config` out.
 
 Reading the file and mapping YAML key paths to line numbers happens here; the schema
-walk is `authcheck.config_schema`. Problems come back all at once as `ConfigError`,
+walk is `authcheck.config.schema`. Problems come back all at once as `ConfigError`,
 never as a traceback.
 """
 
@@ -15,10 +15,10 @@ from pathlib import Path
 
 import yaml
 
-from authcheck.config import (
+from authcheck.config.model import (
     Config,
 )
-from authcheck.config_schema import KeyPath, LineOf, Problem, check_config, render_path
+from authcheck.config.schema import KeyPath, LineOf, Problem, check_config, render_path
 
 # ---------------------------------------------------------------------------- public API
 

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from authcheck.config import Access, Config, IssuerConfig, Match, Rule
+from authcheck.config.model import Access, Config, IssuerConfig, Match, Rule
 
 AUDIENCE = "https://api.example.com"
 KID = "dev-key-1"

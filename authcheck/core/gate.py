@@ -14,13 +14,13 @@ from __future__ import annotations
 from collections.abc import Hashable, Sequence
 from typing import NamedTuple
 
-from authcheck.authenticator import Authenticator, token_digest
-from authcheck.bearer import extract_bearer
-from authcheck.config import Access, Config, Rule
-from authcheck.errors import Denial
-from authcheck.identity import Identity, anonymous_headers
-from authcheck.original_request import Headers, OriginalRequest, read_original_request
-from authcheck.rules import RuleSet, authorize
+from authcheck.config.model import Access, Config, Rule
+from authcheck.core.authenticator import Authenticator, token_digest
+from authcheck.core.bearer import extract_bearer
+from authcheck.core.errors import Denial
+from authcheck.core.identity import Identity, anonymous_headers
+from authcheck.core.original_request import Headers, OriginalRequest, read_original_request
+from authcheck.core.rules import RuleSet, authorize
 
 _MEMO_LIMIT = 4096  # original requests remembered by the header lines they were read from
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from authcheck.errors import Denial
+from authcheck.core.errors import Denial
 
 _NO_STORE = (b"cache-control", b"no-store")
 _JSON = (b"content-type", b"application/json")

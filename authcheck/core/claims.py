@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from authcheck.config import ClaimRequirement, ClaimValue
+from authcheck.config.model import ClaimRequirement, ClaimValue
 
 _MISSING = object()
 

@@ -14,9 +14,9 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from authcheck.config import Ingress
-from authcheck.errors import RequestRejected
-from authcheck.paths import normalize_path
+from authcheck.config.model import Ingress
+from authcheck.core.errors import RequestRejected
+from authcheck.core.paths import normalize_path
 
 # Lower-case header name -> every value received for it, in arrival order.
 Headers = Mapping[str, Sequence[str]]
@@ -26,7 +26,7 @@ Headers = Mapping[str, Sequence[str]]
 class OriginalRequest:
     method: str        # upper-case
     host: str | None   # lower-case, port removed; None when no source names it
-    path: str          # normalized (authcheck.paths.normalize_path); no query
+    path: str          # normalized (authcheck.core.paths.normalize_path); no query
 
 
 @dataclass(frozen=True, slots=True)

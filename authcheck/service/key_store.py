@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 import httpx
 import structlog
 
-from authcheck.config import IssuerConfig
-from authcheck.errors import KeysUnavailable
-from authcheck.keys import JwksError, KeySet, parse_jwks
+from authcheck.config.model import IssuerConfig
+from authcheck.core.errors import KeysUnavailable
+from authcheck.core.keys import JwksError, KeySet, parse_jwks
 
 UNKNOWN_KID_COOLDOWN = 30.0      # seconds between kid-triggered refreshes per issuer
 UNKNOWN_KID_WAIT = 2.0           # how long a request waits for that refresh
@@ -28,7 +28,7 @@ RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)  # after consecutive failed fet
 MAX_DOCUMENT_BYTES = 1024 * 1024
 FETCH_TIMEOUT = httpx.Timeout(5.0)
 
-log = structlog.get_logger("authcheck.keys")
+log = structlog.get_logger("authcheck.core.keys")
 
 
 class FetchError(Exception):

@@ -1,6 +1,6 @@
 """The validated configuration: frozen, typed values built once at start-up.
 
-`authcheck.config_file` turns a YAML/TOML file into these objects; everything
+`authcheck.config.file` turns a YAML/TOML file into these objects; everything
 after that reads only these.
 """
 

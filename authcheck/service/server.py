@@ -7,9 +7,9 @@ from typing import cast
 
 from starlette.types import ASGIApp
 
-from authcheck.app import DecisionLog, create_app
-from authcheck.config_file import load_config
-from authcheck.logs import LogFormat, configure_logging
+from authcheck.config.file import load_config
+from authcheck.service.app import DecisionLog, create_app
+from authcheck.service.logs import LogFormat, configure_logging
 
 
 def app_from_environment() -> ASGIApp:

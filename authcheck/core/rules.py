@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from authcheck.claims import unmet
-from authcheck.config import Access, Config, Match, Rule
-from authcheck.errors import InsufficientClaims, InsufficientScope, InvalidToken, RouteDenied
-from authcheck.identity import Identity
-from authcheck.original_request import OriginalRequest
+from authcheck.config.model import Access, Config, Match, Rule
+from authcheck.core.claims import unmet
+from authcheck.core.errors import InsufficientClaims, InsufficientScope, InvalidToken, RouteDenied
+from authcheck.core.identity import Identity
+from authcheck.core.original_request import OriginalRequest
 
 DEFAULT_AUTHENTICATED = Rule(name="default", match=Match(), access=Access.AUTHENTICATED)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from authcheck.errors import RequestRejected
+from authcheck.core.errors import RequestRejected
 
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 _HEX = frozenset("0123456789ABCDEFabcdef")

@@ -10,7 +10,7 @@ from typing import Any
 from jwt import PyJWK
 from jwt.exceptions import PyJWTError
 
-from authcheck.errors import InvalidToken, UnknownKeyId
+from authcheck.core.errors import InvalidToken, UnknownKeyId
 
 # Which JWS algorithms each key type can verify (RFC 7518 §3, RFC 8037).
 _RSA_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})

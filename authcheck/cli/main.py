@@ -15,12 +15,12 @@ import structlog
 import uvicorn
 from starlette.applications import Starlette
 
-from authcheck.app import create_app
-from authcheck.config_file import ConfigError, load_config
-from authcheck.config_lint import config_warnings, summarize
-from authcheck.dev import DevIssuer, banner
-from authcheck.explain import explain
-from authcheck.logs import configure_logging
+from authcheck.cli.dev import DevIssuer, banner
+from authcheck.cli.explain import explain
+from authcheck.config.file import ConfigError, load_config
+from authcheck.config.lint import config_warnings, summarize
+from authcheck.service.app import create_app
+from authcheck.service.logs import configure_logging
 
 
 class _Parser(argparse.ArgumentParser):
@@ -129,7 +129,7 @@ def _serve(args: argparse.Namespace) -> int:
         "AUTHCHECK_CONFIG": os.path.abspath(args.config), "AUTHCHECK_LOG_LEVEL": args.log_level,
         "AUTHCHECK_LOG_FORMAT": args.log_format, "AUTHCHECK_DECISION_LOG": args.decision_log,
     })
-    uvicorn.run("authcheck.server:app_from_environment", factory=True, host=args.host, port=args.port,
+    uvicorn.run("authcheck.service.server:app_from_environment", factory=True, host=args.host, port=args.port,
                 workers=args.workers, **SERVER_OPTIONS)
     return 0
 

@@ -15,13 +15,13 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from authcheck.answers import allow_answer, denial_answer
-from authcheck.authenticator import Authenticator
-from authcheck.config import Config
-from authcheck.errors import DecisionFailed, Denial
-from authcheck.gate import Decision, Gate
-from authcheck.key_store import KeyStore
-from authcheck.metrics import Metrics
+from authcheck.config.model import Config
+from authcheck.core.answers import allow_answer, denial_answer
+from authcheck.core.authenticator import Authenticator
+from authcheck.core.errors import DecisionFailed, Denial
+from authcheck.core.gate import Decision, Gate
+from authcheck.service.key_store import KeyStore
+from authcheck.service.metrics import Metrics
 
 DecisionLog = Literal["all", "denials", "off"]
 

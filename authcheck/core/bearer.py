@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from authcheck.errors import (
+from authcheck.core.errors import (
     AuthorizationMissing,
     InvalidToken,
     TokenFormatInvalid,

@@ -18,10 +18,10 @@ import time
 from collections.abc import Callable
 from hashlib import sha256
 
-from authcheck.config import Config
-from authcheck.errors import InvalidToken, UnknownKeyId
-from authcheck.expiring_cache import LRU, ExpiringLRU
-from authcheck.identity import (
+from authcheck.config.model import Config
+from authcheck.core.errors import InvalidToken, UnknownKeyId
+from authcheck.core.expiring_cache import LRU, ExpiringLRU
+from authcheck.core.identity import (
     HeaderDropped,
     Identity,
     SharedValues,
@@ -29,8 +29,8 @@ from authcheck.identity import (
     compact,
     expand,
 )
-from authcheck.key_store import IssuerKeys, KeyStore
-from authcheck.tokens import check_header, peek, verify_signed
+from authcheck.core.tokens import check_header, peek, verify_signed
+from authcheck.service.key_store import IssuerKeys, KeyStore
 
 BAD_TOKEN_TTL = 30.0
 BAD_TOKEN_ENTRIES = 10_000

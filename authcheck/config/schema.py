@@ -18,7 +18,7 @@ from types import TracebackType
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
-from authcheck.config import (
+from authcheck.config.model import (
     ASYMMETRIC_ALGORITHMS,
     INGRESS_KINDS,
     Access,
@@ -30,9 +30,9 @@ from authcheck.config import (
     Match,
     Rule,
 )
-from authcheck.errors import RequestRejected
-from authcheck.identity import BUILT_IN_HEADERS
-from authcheck.paths import normalize_path
+from authcheck.core.errors import RequestRejected
+from authcheck.core.identity import BUILT_IN_HEADERS
+from authcheck.core.paths import normalize_path
 
 KeyPath = tuple[str | int, ...]          # mapping keys are str, list indices int
 LineOf = Callable[[KeyPath], int | None]
@@ -330,7 +330,7 @@ def _method(value: object, at: _At) -> str:
 
 
 def _host(value: object, at: _At) -> str:
-    """Normalized as authcheck.original_request normalizes the request's host, or it could never match."""
+    """Normalized as authcheck.core.original_request normalizes the request's host, or it could never match."""
     host = _text(value, at, "api.example.com").lower()
     if "://" in host or "/" in host:
         at.fail(f'"{host}" is not a bare host name', "drop the scheme and path: write just api.example.com")

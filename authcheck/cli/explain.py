@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 from urllib.parse import urlsplit
 
-from authcheck.app import Service
-from authcheck.config import Config
-from authcheck.errors import Denial
-from authcheck.original_request import OriginalRequest
-from authcheck.paths import normalize_path
+from authcheck.config.model import Config
+from authcheck.core.errors import Denial
+from authcheck.core.original_request import OriginalRequest
+from authcheck.core.paths import normalize_path
+from authcheck.service.app import Service
 
 
 async def explain(config: Config, method: str, uri: str, host: str | None, token: str | None) -> int:

@@ -1,0 +1,1 @@
+"""The `authcheck` command line."""

@@ -1,0 +1,1 @@
+"""The config file: its typed model, reading and validation, schema, and lint."""
