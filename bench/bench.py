@@ -81,10 +81,24 @@ def _mint(job: tuple[str, bytes, str, int, int]) -> list[str]:
     key = serialization.load_pem_private_key(pem, password=None)
     now = int(time.time())
     header = {"kid": alg.lower(), "typ": "at+jwt"}
-    return [jwt.encode({"iss": issuer, "aud": AUDIENCE, "sub": f"user-{i:06d}", "client_id": "bench-client",
-                        "scope": "read:orders profile", "iat": now, "exp": now + 4 * 3600, "jti": f"{alg}-{i}"},
-                       key, algorithm=alg, headers=header)  # type: ignore[arg-type]
-            for i in range(start, start + count)]
+    return [
+        jwt.encode(
+            {
+                "iss": issuer,
+                "aud": AUDIENCE,
+                "sub": f"user-{i:06d}",
+                "client_id": "bench-client",
+                "scope": "read:orders profile",
+                "iat": now,
+                "exp": now + 4 * 3600,
+                "jti": f"{alg}-{i}",
+            },
+            key,
+            algorithm=alg,
+            headers=header,
+        )  # type: ignore[arg-type]
+        for i in range(start, start + count)
+    ]
 
 
 class Issuer:
@@ -119,8 +133,9 @@ class Issuer:
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
     def mint(self, alg: str, count: int, start: int = 0) -> list[str]:
-        pem = self.keys[alg].private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption())
+        pem = self.keys[alg].private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
         chunk = max(1, count // 8)
         jobs = [(alg, pem, self.issuer, s, min(chunk, start + count - s)) for s in range(start, start + count, chunk)]
         with ProcessPoolExecutor(2) as pool:
@@ -180,8 +195,13 @@ class Server:
     def __init__(self, name: str, command: list[str], log: Path, ready_url: str, cores: str) -> None:
         self.name, self.log = name, log
         with log.open("ab") as out:
-            self.process = subprocess.Popen(["taskset", "-c", cores, *command], stdout=out, stderr=subprocess.STDOUT,
-                                            start_new_session=True, cwd=REPO)
+            self.process = subprocess.Popen(
+                ["taskset", "-c", cores, *command],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                cwd=REPO,
+            )
         deadline = time.monotonic() + 30
         while True:
             if self.process.poll() is not None:
@@ -250,8 +270,13 @@ def authcheck_config(workdir: Path, name: str, issuer: str, cache: dict[str, int
     path = workdir / f"{name}.yaml"
     config = {
         "issuers": [{"issuer": issuer, "audiences": [AUDIENCE]}],
-        "rules": [{"name": "orders-read", "match": {"paths": ["/orders/**"], "methods": ["GET", "HEAD"]},
-                   "scopes": ["read:orders"]}],
+        "rules": [
+            {
+                "name": "orders-read",
+                "match": {"paths": ["/orders/**"], "methods": ["GET", "HEAD"]},
+                "scopes": ["read:orders"],
+            }
+        ],
         "default": "deny",
         "ingress": "nginx",
         **({"cache": cache} if cache else {}),
@@ -260,18 +285,34 @@ def authcheck_config(workdir: Path, name: str, issuer: str, cache: dict[str, int
     return path
 
 
-def start_authcheck(workdir: Path, name: str, config: Path, cores: str = SERVER_CORE, workers: int = 1,
-                    decision_log: str = "off") -> tuple[Server, int]:
+def start_authcheck(
+    workdir: Path, name: str, config: Path, cores: str = SERVER_CORE, workers: int = 1, decision_log: str = "off"
+) -> tuple[Server, int]:
     port = free_port()
-    command = [str(REPO / ".venv/bin/authcheck"), "serve", "--config", str(config), "--port", str(port),
-               "--workers", str(workers), "--decision-log", decision_log]
+    command = [
+        str(REPO / ".venv/bin/authcheck"),
+        "serve",
+        "--config",
+        str(config),
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--decision-log",
+        decision_log,
+    ]
     return Server(name, command, workdir / f"{name}.log", f"http://127.0.0.1:{port}/readyz", cores), port
 
 
 def start_bare(workdir: Path) -> tuple[Server, int]:
     port = free_port()
-    return Server("bare-starlette", [sys.executable, str(REPO / "bench/bare_app.py"), "--port", str(port)],
-                  workdir / "bare.log", f"http://127.0.0.1:{port}/verify", SERVER_CORE), port
+    return Server(
+        "bare-starlette",
+        [sys.executable, str(REPO / "bench/bare_app.py"), "--port", str(port)],
+        workdir / "bare.log",
+        f"http://127.0.0.1:{port}/verify",
+        SERVER_CORE,
+    ), port
 
 
 def start_nginx(workdir: Path, authcheck_port: int) -> tuple[Server, int, int]:
@@ -288,23 +329,32 @@ def start_nginx(workdir: Path, authcheck_port: int) -> tuple[Server, int, int]:
     (root / "conf.d/with-auth.conf").write_text(example.replace("listen 80;", f"listen 127.0.0.1:{with_auth};"))
     # The same site without authcheck: drop the upstream block, the include and the auth_request lines.
     plain = re.sub(r"upstream authcheck \{.*?\}\n", "", example, flags=re.DOTALL)
-    plain = "\n".join(line for line in plain.splitlines()
-                      if "auth_request" not in line and "include snippets/authcheck.conf" not in line
-                      and "$authcheck_" not in line)
+    plain = "\n".join(
+        line
+        for line in plain.splitlines()
+        if "auth_request" not in line and "include snippets/authcheck.conf" not in line and "$authcheck_" not in line
+    )
     plain = plain.replace("upstream app {", "upstream app_alone {").replace("http://app;", "http://app_alone;")
     (root / "conf.d/alone.conf").write_text(plain.replace("listen 80;", f"listen 127.0.0.1:{alone};"))
     (root / "conf.d/upstream.conf").write_text(
-        f"server {{ listen 127.0.0.1:{upstream}; location / {{ return 200 'ok'; }} }}\n")
+        f"server {{ listen 127.0.0.1:{upstream}; location / {{ return 200 'ok'; }} }}\n"
+    )
     temp = root / "temp"
     (root / "nginx.conf").write_text(
         f"daemon off;\nworker_processes 1;\npid {root}/nginx.pid;\nerror_log {root}/error.log warn;\n"
         f"events {{ worker_connections 4096; }}\n"
         f"http {{\n  access_log off;\n  client_body_temp_path {temp}/body;\n  proxy_temp_path {temp}/proxy;\n"
         f"  fastcgi_temp_path {temp}/fastcgi;\n  uwsgi_temp_path {temp}/uwsgi;\n  scgi_temp_path {temp}/scgi;\n"
-        f"  include conf.d/*.conf;\n}}\n")
+        f"  include conf.d/*.conf;\n}}\n"
+    )
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    server = Server("nginx", [nginx, "-p", str(root), "-c", str(root / "nginx.conf"), "-e", str(root / "error.log")],
-                    workdir / "nginx.log", f"http://127.0.0.1:{alone}/", SERVER_CORE)
+    server = Server(
+        "nginx",
+        [nginx, "-p", str(root), "-c", str(root / "nginx.conf"), "-e", str(root / "error.log")],
+        workdir / "nginx.log",
+        f"http://127.0.0.1:{alone}/",
+        SERVER_CORE,
+    )
     return server, with_auth, alone
 
 
@@ -321,19 +371,40 @@ class Run:
     errors: int
 
 
-def wrk(port: int, tokens: Path, seconds: float, path: str = "/verify", verify_headers: bool = True,
-        cores: str | None = LOAD_CORE, connections: int = CONNECTIONS) -> Run:
-    command = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency",
-               "-s", str(REPO / "bench/wrk.lua"), f"http://127.0.0.1:{port}{path}",
-               "--", str(tokens), path, "verify" if verify_headers else "plain"]
+def wrk(
+    port: int,
+    tokens: Path,
+    seconds: float,
+    path: str = "/verify",
+    verify_headers: bool = True,
+    cores: str | None = LOAD_CORE,
+    connections: int = CONNECTIONS,
+) -> Run:
+    command = [
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{max(1, round(seconds))}s",
+        "--latency",
+        "-s",
+        str(REPO / "bench/wrk.lua"),
+        f"http://127.0.0.1:{port}{path}",
+        "--",
+        str(tokens),
+        path,
+        "verify" if verify_headers else "plain",
+    ]
     if cores is not None:
         command = ["taskset", "-c", cores, *command]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    return Run(rps=float(_field(out, r"Requests/sec:\s+([\d.]+)")),
-               p50_ms=_ms(_field(out, r"\n\s+50%\s+(\S+)")), p99_ms=_ms(_field(out, r"\n\s+99%\s+(\S+)")),
-               requests=int(_field(out, r"(\d+) requests in")),
-               non_2xx=int(_field(out, r"Non-2xx or 3xx responses: (\d+)", "0")),
-               errors=sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out)))
+    return Run(
+        rps=float(_field(out, r"Requests/sec:\s+([\d.]+)")),
+        p50_ms=_ms(_field(out, r"\n\s+50%\s+(\S+)")),
+        p99_ms=_ms(_field(out, r"\n\s+99%\s+(\S+)")),
+        requests=int(_field(out, r"(\d+) requests in")),
+        non_2xx=int(_field(out, r"Non-2xx or 3xx responses: (\d+)", "0")),
+        errors=sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out)),
+    )
 
 
 def _field(text: str, pattern: str, default: str | None = None) -> str:
@@ -373,8 +444,11 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="3 rounds of 2 s: a smoke run (ratios get noisy)")
     parser.add_argument("--skip", default="", help="comma-separated: nginx,workers,memory,logging,parity")
     parser.add_argument("--out", type=Path, default=None, help="results directory (default bench/results/<time>)")
-    parser.add_argument("--profile", action="store_true",
-                        help="instead of measuring: py-spy profiles of authcheck under each load (needs py-spy)")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="instead of measuring: py-spy profiles of authcheck under each load (needs py-spy)",
+    )
     args = parser.parse_args()
     if args.quick:
         args.seconds = 2.0
@@ -405,16 +479,26 @@ def main() -> int:
     # Cache smaller than the 10,000-token rotation: every distinct token misses, is verified,
     # stored and later evicted, as a stream of new tokens is.
     main_config = authcheck_config(out, "authcheck", issuer.issuer, {"max_entries": 1000})
-    scenarios = {s.key: s for s in [
-        Scenario("bare", "bare Starlette, same server stack (baseline)", None),
-        Scenario("hit", "(1) one valid ES384 token, repeated", "bare", target=">= 1.0x bare Starlette"),
-        *(Scenario(f"distinct-{alg}", f"(2) 10,000 distinct valid {alg} tokens, rotated", "bare",
-                   target=">= 0.9x crypto floor") for alg in ALGS),
-        Scenario("garbage", "(3) 10,000 distinct garbage tokens (401)", "bare", target=">= 1.0x bare Starlette"),
-        Scenario("hit-logged", "(1) with every decision logged (--decision-log all, the default)", "bare"),
-        Scenario("nginx-alone", "nginx -> upstream, no auth (baseline)", None),
-        Scenario("nginx-auth", "(4) nginx auth_request -> authcheck (one ES384 token), -> upstream", "nginx-alone"),
-    ]}
+    scenarios = {
+        s.key: s
+        for s in [
+            Scenario("bare", "bare Starlette, same server stack (baseline)", None),
+            Scenario("hit", "(1) one valid ES384 token, repeated", "bare", target=">= 1.0x bare Starlette"),
+            *(
+                Scenario(
+                    f"distinct-{alg}",
+                    f"(2) 10,000 distinct valid {alg} tokens, rotated",
+                    "bare",
+                    target=">= 0.9x crypto floor",
+                )
+                for alg in ALGS
+            ),
+            Scenario("garbage", "(3) 10,000 distinct garbage tokens (401)", "bare", target=">= 1.0x bare Starlette"),
+            Scenario("hit-logged", "(1) with every decision logged (--decision-log all, the default)", "bare"),
+            Scenario("nginx-alone", "nginx -> upstream, no auth (baseline)", None),
+            Scenario("nginx-auth", "(4) nginx auth_request -> authcheck (one ES384 token), -> upstream", "nginx-alone"),
+        ]
+    }
     if "logging" in skip:
         del scenarios["hit-logged"]
     if "nginx" in skip:
@@ -435,8 +519,15 @@ def main() -> int:
             nginx, with_auth, alone = start_nginx(out, ac_port)
             servers.append(nginx)
             ports["nginx-auth"], ports["nginx-alone"] = with_auth, alone
-        files = {"bare": "one", "hit": "one", "hit-logged": "one", "garbage": "garbage", "nginx-auth": "one",
-                 "nginx-alone": "one", **{f"distinct-{a}": a for a in ALGS}}
+        files = {
+            "bare": "one",
+            "hit": "one",
+            "hit-logged": "one",
+            "garbage": "garbage",
+            "nginx-auth": "one",
+            "nginx-alone": "one",
+            **{f"distinct-{a}": a for a in ALGS},
+        }
         expected = {"garbage": 401}
         # In (4) everything shares core 1: how much CPU each process spends per request.
         cpu_watch: dict[str, int] = {"authcheck": authcheck.process.pid}
@@ -456,7 +547,8 @@ def main() -> int:
         for round_ in range(1, args.rounds + 1):
             for alg in ALGS:
                 scenarios[f"distinct-{alg}"].floor_s.append(
-                    crypto_floor(issuer, alg, token_files[alg].read_text().split("\n", 1)[0]))
+                    crypto_floor(issuer, alg, token_files[alg].read_text().split("\n", 1)[0])
+                )
             for key, scenario in scenarios.items():
                 cpu_before = {name: _cpu_seconds(pid) for name, pid in cpu_watch.items()}
                 run = wrk(ports[key], token_files[files[key]], args.seconds, **_request_shape(key))
@@ -466,15 +558,19 @@ def main() -> int:
                         used = (_cpu_seconds(pid) - cpu_before[name]) / max(run.requests, 1) * 1e6
                         nginx_cpu.setdefault(key, {}).setdefault(name, []).append(used)
                 _sanity(key, run, expected.get(key, 200))
-                print(f"  round {round_} {key:18} {run.rps:9.0f} req/s  p50 {run.p50_ms:7.2f} ms"
-                      f"  p99 {run.p99_ms:7.2f} ms", flush=True)
+                print(
+                    f"  round {round_} {key:18} {run.rps:9.0f} req/s  p50 {run.p50_ms:7.2f} ms"
+                    f"  p99 {run.p99_ms:7.2f} ms",
+                    flush=True,
+                )
         idle_rss = authcheck.rss_mb()
 
     extra: dict[str, Any] = {"authcheck_rss_mb_after_runs": round(idle_rss, 1)}
     if nginx_cpu:
         extra["nginx_cpu_us_per_request"] = {
             key: {name: round(statistics.median(values), 1) for name, values in by_process.items()}
-            for key, by_process in nginx_cpu.items()}
+            for key, by_process in nginx_cpu.items()
+        }
     if "workers" not in skip:
         extra["workers"] = scale_workers(out, issuer, main_config, token_files, args)
     if "memory" not in skip:
@@ -483,9 +579,15 @@ def main() -> int:
     _tidy(out, token_files)
     report = render(scenarios, extra, args, time.time() - started)
     (out / "results.md").write_text(report)
-    (out / "results.json").write_text(json.dumps(
-        {"scenarios": {k: {**asdict(s), "runs": [asdict(r) for r in s.runs]} for k, s in scenarios.items()},
-         **extra}, indent=2))
+    (out / "results.json").write_text(
+        json.dumps(
+            {
+                "scenarios": {k: {**asdict(s), "runs": [asdict(r) for r in s.runs]} for k, s in scenarios.items()},
+                **extra,
+            },
+            indent=2,
+        )
+    )
     print("\n" + report)
     print(f"(written to {out.relative_to(REPO) if out.is_relative_to(REPO) else out})")
     return 0
@@ -522,8 +624,11 @@ def _check_answer(key: str, port: int, tokens: Path, status: int) -> None:
     shape = _request_shape(key)
     headers = {"Authorization": f"Bearer {token}"}
     if shape.get("verify_headers", True):
-        headers |= {"X-Forwarded-Method": "GET", "X-Forwarded-Uri": "/orders/42",
-                    "X-Forwarded-Host": "shop.example.com"}
+        headers |= {
+            "X-Forwarded-Method": "GET",
+            "X-Forwarded-Uri": "/orders/42",
+            "X-Forwarded-Host": "shop.example.com",
+        }
     got = http_status(f"http://127.0.0.1:{port}{shape.get('path', '/verify')}", headers)
     if got != status:
         raise RuntimeError(f"{key}: expected {status}, got {got}")
@@ -538,9 +643,27 @@ def _sanity(key: str, run: Run, status: int) -> None:
 def profile(out: Path, server: Server, key: str, port: int, tokens: Path, seconds: float) -> None:
     """py-spy samples authcheck while wrk drives it; writes the raw stacks and a summary."""
     raw = out / f"profile-{key}.txt"
-    spy = subprocess.Popen(["taskset", "-c", LOAD_CORE, str(REPO / ".venv/bin/py-spy"), "record",
-                            "-r", "250", "-f", "raw", "-o", str(raw), "--pid", str(server.process.pid),
-                            "--duration", str(round(seconds))], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    spy = subprocess.Popen(
+        [
+            "taskset",
+            "-c",
+            LOAD_CORE,
+            str(REPO / ".venv/bin/py-spy"),
+            "record",
+            "-r",
+            "250",
+            "-f",
+            "raw",
+            "-o",
+            str(raw),
+            "--pid",
+            str(server.process.pid),
+            "--duration",
+            str(round(seconds)),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     run = wrk(port, tokens, seconds, **_request_shape(key))
     spy.wait()
     summary = summarize_profile(raw)
@@ -563,15 +686,20 @@ def summarize_profile(raw: Path, top: int = 25) -> str:
         own[frames[-1]] = own.get(frames[-1], 0) + n
         for name in {re.sub(r":\d+\)$", ")", f) for f in frames}:
             inclusive[name] = inclusive.get(name, 0) + n
+
     def table(counts: dict[str, int]) -> str:
         rows = sorted(counts.items(), key=lambda item: -item[1])[:top]
         return "\n".join(f"{n / total * 100:5.1f}%  {name}" for name, n in rows)
-    return (f"{total} samples\n\nself (function, file:line):\n```\n{table(own)}\n```\n\n"
-            f"inclusive (function):\n```\n{table(inclusive)}\n```\n")
+
+    return (
+        f"{total} samples\n\nself (function, file:line):\n```\n{table(own)}\n```\n\n"
+        f"inclusive (function):\n```\n{table(inclusive)}\n```\n"
+    )
 
 
-def scale_workers(out: Path, issuer: Issuer, config: Path, token_files: dict[str, Path],
-                  args: argparse.Namespace) -> dict[str, Any]:
+def scale_workers(
+    out: Path, issuer: Issuer, config: Path, token_files: dict[str, Path], args: argparse.Namespace
+) -> dict[str, Any]:
     """(2) with --workers 1 and --workers 2, everything free to use both cores (wrk too)."""
     print("workers: 1 vs 2 on both cores...", flush=True)
     results: dict[str, Any] = {}
@@ -580,8 +708,10 @@ def scale_workers(out: Path, issuer: Issuer, config: Path, token_files: dict[str
         server, port = start_authcheck(out, f"authcheck-w{workers}", config, cores="0,1", workers=workers)
         with running([server]):
             time.sleep(1)  # every worker has fetched its keys
-            entry: dict[str, Any] = {"jwks_fetches_at_start": issuer.jwks_fetches - fetches_before,
-                                     "rss_mb_at_start": round(server.rss_mb(), 1)}
+            entry: dict[str, Any] = {
+                "jwks_fetches_at_start": issuer.jwks_fetches - fetches_before,
+                "rss_mb_at_start": round(server.rss_mb(), 1),
+            }
             for alg in ALGS:
                 wrk(port, token_files[alg], 1, cores=None)
                 runs = [wrk(port, token_files[alg], args.seconds, cores=None) for _ in range(args.rounds)]
@@ -610,8 +740,12 @@ def memory(out: Path, issuer: Issuer, tokens: Path, es256_rps: float) -> dict[st
                 break
             remaining = _write(out / f"memory-rest-{attempt}.txt", tokens.read_text().split()[total:])
         after = server.rss_mb()
-    return {"tokens": min(total, MEMORY_TOKENS), "rss_mb_at_start": round(at_start, 1), "rss_mb_after": round(after, 1),
-            "bytes_per_token": round((after - at_start) * 1024 * 1024 / min(total, MEMORY_TOKENS))}
+    return {
+        "tokens": min(total, MEMORY_TOKENS),
+        "rss_mb_at_start": round(at_start, 1),
+        "rss_mb_after": round(after, 1),
+        "bytes_per_token": round((after - at_start) * 1024 * 1024 / min(total, MEMORY_TOKENS)),
+    }
 
 
 # -- the report -------------------------------------------------------------------------------------
@@ -632,33 +766,51 @@ def render(scenarios: dict[str, Scenario], extra: dict[str, Any], args: argparse
             value = rps / floor
             ratio += f"; {_ratio(value)} crypto floor ({floor:,.0f}/s)"
             verdict = f"{s.target}: {'met' if value >= 0.9 else 'NOT met'}"
-        lines.append(f"| {s.label} | {rps:,.0f} | {_fmt_ms(s.median('p50_ms'))} | {_fmt_ms(s.median('p99_ms'))} "
-                     f"| {ratio} | {verdict} |")
+        lines.append(
+            f"| {s.label} | {rps:,.0f} | {_fmt_ms(s.median('p50_ms'))} | {_fmt_ms(s.median('p99_ms'))} "
+            f"| {ratio} | {verdict} |"
+        )
     text = "\n".join(lines) + "\n"
     if "nginx_cpu_us_per_request" in extra:
         cpu = extra["nginx_cpu_us_per_request"]
-        parts = [f"{key}: " + ", ".join(f"{name} {us:.0f} µs" for name, us in by_process.items())
-                 for key, by_process in cpu.items()]
+        parts = [
+            f"{key}: " + ", ".join(f"{name} {us:.0f} µs" for name, us in by_process.items())
+            for key, by_process in cpu.items()
+        ]
         text += "\n(4) CPU per request, all on core 1 — " + "; ".join(parts) + ".\n"
     if "workers" in extra:
         w = extra["workers"]
-        text += ("\n| (2) distinct tokens, server and wrk on both cores | " + " | ".join(ALGS) + " |\n"
-                 "|---|" + "---:|" * len(ALGS) + "\n"
-                 + "| --workers 1, req/s | " + " | ".join(f"{w['1'][a]:,.0f}" for a in ALGS) + " |\n"
-                 + "| --workers 2, req/s | " + " | ".join(f"{w['2'][a]:,.0f}" for a in ALGS) + " |\n"
-                 + "| ratio (target >= 1.7x) | " + " | ".join(f"{w['ratio'][a]:.2f}x" for a in ALGS) + " |\n"
-                 + f"\nJWKS fetches at start: {w['1']['jwks_fetches_at_start']} with 1 worker, "
-                 f"{w['2']['jwks_fetches_at_start']} with 2 (one per worker). RSS at start: "
-                 f"{w['1']['rss_mb_at_start']} MB with 1 worker, {w['2']['rss_mb_at_start']} MB with 2 "
-                 "(supervisor + workers).\n")
+        text += (
+            "\n| (2) distinct tokens, server and wrk on both cores | " + " | ".join(ALGS) + " |\n"
+            "|---|"
+            + "---:|" * len(ALGS)
+            + "\n"
+            + "| --workers 1, req/s | "
+            + " | ".join(f"{w['1'][a]:,.0f}" for a in ALGS)
+            + " |\n"
+            + "| --workers 2, req/s | "
+            + " | ".join(f"{w['2'][a]:,.0f}" for a in ALGS)
+            + " |\n"
+            + "| ratio (target >= 1.7x) | "
+            + " | ".join(f"{w['ratio'][a]:.2f}x" for a in ALGS)
+            + " |\n"
+            + f"\nJWKS fetches at start: {w['1']['jwks_fetches_at_start']} with 1 worker, "
+            f"{w['2']['jwks_fetches_at_start']} with 2 (one per worker). RSS at start: "
+            f"{w['1']['rss_mb_at_start']} MB with 1 worker, {w['2']['rss_mb_at_start']} MB with 2 "
+            "(supervisor + workers).\n"
+        )
     if "memory" in extra:
         m = extra["memory"]
         verdict = "met" if m["rss_mb_after"] < 100 and m["tokens"] >= MEMORY_TOKENS else "NOT met"
-        text += (f"\nMemory: one worker, RSS {m['rss_mb_at_start']} MB at start, {m['rss_mb_after']} MB with "
-                 f"{m['tokens']:,} distinct tokens cached (~{m['bytes_per_token']} bytes per token). "
-                 f"Target < 100 MB: {verdict}.\n")
-    text += (f"\nMedians of {args.rounds} rounds of {args.seconds:g} s; `wrk -t1 -c{CONNECTIONS}` on core {LOAD_CORE}, "
-             f"servers on core {SERVER_CORE}; run took {elapsed / 60:.1f} min.\n\nMachine: {machine()}.\n")
+        text += (
+            f"\nMemory: one worker, RSS {m['rss_mb_at_start']} MB at start, {m['rss_mb_after']} MB with "
+            f"{m['tokens']:,} distinct tokens cached (~{m['bytes_per_token']} bytes per token). "
+            f"Target < 100 MB: {verdict}.\n"
+        )
+    text += (
+        f"\nMedians of {args.rounds} rounds of {args.seconds:g} s; `wrk -t1 -c{CONNECTIONS}` on core {LOAD_CORE}, "
+        f"servers on core {SERVER_CORE}; run took {elapsed / 60:.1f} min.\n\nMachine: {machine()}.\n"
+    )
     return text
 
 
@@ -681,9 +833,11 @@ def machine() -> str:
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     nginx_version = subprocess.run([nginx, "-v"], capture_output=True, text=True).stderr.strip().split("/")[-1]
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return (f"{cpu}; {memory:.1f} GiB RAM; Linux {platform.release()}; "
-            f"{platform.python_implementation()} {platform.python_version()}; {', '.join(versions)}; "
-            f"{wrk_version}; nginx {nginx_version}")
+    return (
+        f"{cpu}; {memory:.1f} GiB RAM; Linux {platform.release()}; "
+        f"{platform.python_implementation()} {platform.python_version()}; {', '.join(versions)}; "
+        f"{wrk_version}; nginx {nginx_version}"
+    )
 
 
 def _fmt_ms(ms: float) -> str:

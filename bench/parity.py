@@ -33,8 +33,15 @@ from authcheck.core.keys import parse_jwks
 ISSUER = "https://tenant.example.com/oidc"
 AUDIENCE = "https://api.example.com"
 CONFIGS = [IssuerConfig(ISSUER, (AUDIENCE,)), IssuerConfig(ISSUER, (AUDIENCE, "second"), leeway=0)]
-ALGS: dict[str, Any] = {"ES256": ec.SECP256R1(), "ES384": ec.SECP384R1(), "ES512": ec.SECP521R1(),
-                        "RS256": 2048, "PS256": 2048, "RS384": 1024, "EdDSA": None}
+ALGS: dict[str, Any] = {
+    "ES256": ec.SECP256R1(),
+    "ES384": ec.SECP384R1(),
+    "ES512": ec.SECP521R1(),
+    "RS256": 2048,
+    "PS256": 2048,
+    "RS384": 1024,
+    "EdDSA": None,
+}
 
 
 def _private(alg: str) -> Any:
@@ -71,18 +78,55 @@ def sign(alg: str, header: dict[str, Any], payload: bytes) -> tuple[bytes, bytes
 
 
 def claim_variants(now: int) -> list[dict[str, Any]]:
-    base = {"iss": ISSUER, "aud": AUDIENCE, "sub": "u", "client_id": "c", "scope": "a b",
-            "iat": now, "exp": now + 600, "jti": "j"}
+    base = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": "u",
+        "client_id": "c",
+        "scope": "a b",
+        "iat": now,
+        "exp": now + 600,
+        "jti": "j",
+    }
     odd: list[dict[str, Any]] = [{}]
     changes_by_claim: dict[str, list[Any]] = {
-        "exp": [now - 3600, now - 31, now - 30, now - 29, now - 1, now, now + 0.5, float(now + 600), 10**30,
-                1e300, "x", None, True, [now + 600]],
+        "exp": [
+            now - 3600,
+            now - 31,
+            now - 30,
+            now - 29,
+            now - 1,
+            now,
+            now + 0.5,
+            float(now + 600),
+            10**30,
+            1e300,
+            "x",
+            None,
+            True,
+            [now + 600],
+        ],
         "iat": [now + 29, now + 30, now + 31, now + 30.9, now + 3600, -1, 1e300, None, "x", False],
         "nbf": [now - 10, now + 29, now + 30, now + 31, now + 30.5, None, "x", 1e300],
         "iss": [ISSUER + "/", "", None, 1, [ISSUER], {"iss": ISSUER}],
-        "aud": ["", [], [AUDIENCE], ["x", AUDIENCE], ["x"], [AUDIENCE, 1], "second", ["second"], None, 5,
-                {"aud": AUDIENCE}, [[AUDIENCE]]],
-        "sub": [1, None, ["u"], ""], "jti": [1, None, ["j"]], "client_id": [1], "scope": [5, ["a", 1], ["a"]],
+        "aud": [
+            "",
+            [],
+            [AUDIENCE],
+            ["x", AUDIENCE],
+            ["x"],
+            [AUDIENCE, 1],
+            "second",
+            ["second"],
+            None,
+            5,
+            {"aud": AUDIENCE},
+            [[AUDIENCE]],
+        ],
+        "sub": [1, None, ["u"], ""],
+        "jti": [1, None, ["j"]],
+        "client_id": [1],
+        "scope": [5, ["a", 1], ["a"]],
     }
     for name, values in changes_by_claim.items():
         odd += [{name: value} for value in values]
@@ -106,14 +150,25 @@ def encodings(h: bytes, p: bytes, s: bytes) -> list[bytes]:
         if len(seg) % 4 in (2, 3):
             last = seg[-1:]
             alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-            return seg[:-1] + alphabet[alphabet.index(last) + 1:][:1]
+            return seg[:-1] + alphabet[alphabet.index(last) + 1 :][:1]
         return seg + b"A"
 
-    out = [h + b"." + p + b"." + s, h + b"." + p + b"." + flip, h + b"." + p + b".", h + b"." + p + b"." + s[:-4],
-           pad(h) + b"." + p + b"." + s, h + b"." + pad(p) + b"." + s, h + b"." + p + b"." + pad(s),
-           stray(h) + b"." + p + b"." + s, h + b"." + stray(p) + b"." + s, h + b"." + p + b"." + stray(s),
-           h + b"." + p + b"." + s + b"==", h + b"." + p + b"." + s + b"=", h + b"." + p + b"." + s + b"!",
-           h + b"." + p + b"." + s.replace(b"-", b"+").replace(b"_", b"/")]
+    out = [
+        h + b"." + p + b"." + s,
+        h + b"." + p + b"." + flip,
+        h + b"." + p + b".",
+        h + b"." + p + b"." + s[:-4],
+        pad(h) + b"." + p + b"." + s,
+        h + b"." + pad(p) + b"." + s,
+        h + b"." + p + b"." + pad(s),
+        stray(h) + b"." + p + b"." + s,
+        h + b"." + stray(p) + b"." + s,
+        h + b"." + p + b"." + stray(s),
+        h + b"." + p + b"." + s + b"==",
+        h + b"." + p + b"." + s + b"=",
+        h + b"." + p + b"." + s + b"!",
+        h + b"." + p + b"." + s.replace(b"-", b"+").replace(b"_", b"/"),
+    ]
     return out
 
 
@@ -166,9 +221,15 @@ def identity_parity() -> int:
         [AUDIENCE, [AUDIENCE, "other"]],
         [(), (("X-Auth-Email", "email"),)],
     ):
-        claims = {"iss": ISSUER, "aud": aud, **client, **({"sub": sub} if sub is not None else {}),
-                  **({"scope": scope} if scope is not None else {}),
-                  **({"organization_id": org} if org is not None else {}), "email": f"{sub}@example.com"}
+        claims = {
+            "iss": ISSUER,
+            "aud": aud,
+            **client,
+            **({"sub": sub} if sub is not None else {}),
+            **({"scope": scope} if scope is not None else {}),
+            **({"organization_id": org} if org is not None else {}),
+            "email": f"{sub}@example.com",
+        }
         for _ in range(2):  # the second time, the common part comes from the memo
             plain_drops: list[tuple[str, str]] = []
             shared_drops: list[tuple[str, str]] = []
@@ -176,8 +237,10 @@ def identity_parity() -> int:
             fast = build_identity(claims, "scope", extra, frozenset(), _collect(shared_drops), shared)
             count += 1
             if plain != fast or plain_drops != shared_drops or expand(*compact(fast, shared)) != plain:
-                print(f"DISAGREE on {claims}\n  plain: {plain} {plain_drops}\n  fast:  {fast} {shared_drops}",
-                      file=sys.stderr)
+                print(
+                    f"DISAGREE on {claims}\n  plain: {plain} {plain_drops}\n  fast:  {fast} {shared_drops}",
+                    file=sys.stderr,
+                )
                 return 1
     print(f"parity: {count} identities built with shared values agree")
     return 0
@@ -188,15 +251,17 @@ def main() -> int:
         return 1
     now = int(time.time())
     compared = fast_accepts = 0
-    headers: list[Callable[[str], dict[str, Any]]] = [lambda alg: {"alg": alg, "kid": alg, "typ": "at+jwt"},
-               lambda alg: {"alg": alg, "kid": alg, "b64": True},
-               lambda alg: {"alg": alg, "kid": alg, "b64": False},
-               lambda alg: {"alg": alg, "kid": alg, "extra": {"x": 1}}]
+    headers: list[Callable[[str], dict[str, Any]]] = [
+        lambda alg: {"alg": alg, "kid": alg, "typ": "at+jwt"},
+        lambda alg: {"alg": alg, "kid": alg, "b64": True},
+        lambda alg: {"alg": alg, "kid": alg, "b64": False},
+        lambda alg: {"alg": alg, "kid": alg, "extra": {"x": 1}},
+    ]
     variants = claim_variants(now)
     for alg in ALGS:
         # Every claim variant with one fast algorithm; the others with ordinary claims only.
         for make_header in headers:
-            for claims in (variants if alg == "ES256" else variants[:2]):
+            for claims in variants if alg == "ES256" else variants[:2]:
                 payloads = [json.dumps(claims).encode()]
                 if claims.get("exp") == now + 600:
                     payloads.append(json.dumps(claims).replace(str(now + 600), "1e400").encode())  # inf

@@ -37,13 +37,22 @@ def service_config(issuer: str, **issuer_options: Any) -> dict[str, Any]:
     return {
         "issuers": [{"issuer": issuer, "audiences": [AUDIENCE], **issuer_options}],
         "rules": [
-            {"name": "public", "match": {"paths": ["/healthz", "/public/**"], "methods": ["GET", "HEAD"]},
-             "allow": "anonymous"},
+            {
+                "name": "public",
+                "match": {"paths": ["/healthz", "/public/**"], "methods": ["GET", "HEAD"]},
+                "allow": "anonymous",
+            },
             {"name": "preflight", "match": {"methods": ["OPTIONS"]}, "allow": "anonymous"},
-            {"name": "orders-read", "match": {"paths": ["/orders/**"], "methods": ["GET", "HEAD"]},
-             "scopes": ["read:orders"]},
-            {"name": "admin", "match": {"hosts": ["admin.example.com"], "paths": ["/**"]},
-             "any_scopes": ["admin", "superuser"]},
+            {
+                "name": "orders-read",
+                "match": {"paths": ["/orders/**"], "methods": ["GET", "HEAD"]},
+                "scopes": ["read:orders"],
+            },
+            {
+                "name": "admin",
+                "match": {"hosts": ["admin.example.com"], "paths": ["/**"]},
+                "any_scopes": ["admin", "superuser"],
+            },
             {"name": "signed-in", "match": {"paths": ["/me/**"]}, "allow": "authenticated"},
         ],
         "default": "deny",

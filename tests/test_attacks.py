@@ -48,7 +48,9 @@ def _hs256(header: dict[str, Any], payload: dict[str, Any], secret: bytes) -> st
 
 
 def _pem(key: SigningKey) -> bytes:
-    return key.private.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return key.private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
 
 
 def _bearer(token: str) -> dict[str, Any]:
@@ -64,18 +66,48 @@ def _swap_signature(key: SigningKey, issuer: str) -> dict[str, Any]:
 
 
 TOKEN_ATTACKS: dict[str, tuple[Attack, int, str]] = {
-    "alg-none-unsigned": (lambda k, i: _bearer(forge({"alg": "none", "typ": "at+jwt"}, claims(i))), 401, "invalid_token"),
-    "alg-None-mixed-case": (lambda k, i: _bearer(forge({"alg": "None", "typ": "at+jwt"}, claims(i))), 401, "invalid_token"),
-    "alg-none-with-kid": (lambda k, i: _bearer(forge({"alg": "none", "kid": k.kid, "typ": "at+jwt"}, claims(i))), 401, "invalid_token"),
-    "hs256-keyed-with-public-pem": (lambda k, i: _bearer(_hs256({"alg": "HS256", "kid": k.kid, "typ": "at+jwt"}, claims(i), _pem(k))), 401, "invalid_token"),
-    "hs256-keyed-with-jwk-modulus": (lambda k, i: _bearer(_hs256({"alg": "HS256", "kid": k.kid, "typ": "at+jwt"}, claims(i), k.public_jwk["n"].encode())), 401, "invalid_token"),
+    "alg-none-unsigned": (
+        lambda k, i: _bearer(forge({"alg": "none", "typ": "at+jwt"}, claims(i))),
+        401,
+        "invalid_token",
+    ),
+    "alg-None-mixed-case": (
+        lambda k, i: _bearer(forge({"alg": "None", "typ": "at+jwt"}, claims(i))),
+        401,
+        "invalid_token",
+    ),
+    "alg-none-with-kid": (
+        lambda k, i: _bearer(forge({"alg": "none", "kid": k.kid, "typ": "at+jwt"}, claims(i))),
+        401,
+        "invalid_token",
+    ),
+    "hs256-keyed-with-public-pem": (
+        lambda k, i: _bearer(_hs256({"alg": "HS256", "kid": k.kid, "typ": "at+jwt"}, claims(i), _pem(k))),
+        401,
+        "invalid_token",
+    ),
+    "hs256-keyed-with-jwk-modulus": (
+        lambda k, i: _bearer(
+            _hs256({"alg": "HS256", "kid": k.kid, "typ": "at+jwt"}, claims(i), k.public_jwk["n"].encode())
+        ),
+        401,
+        "invalid_token",
+    ),
     "stripped-signature": (lambda k, i: _bearer(mint(k, i).rsplit(".", 1)[0] + "."), 401, "invalid_token"),
     "signature-of-another-token": (_swap_signature, 401, "invalid_token"),
     "forged-kid-own-key": (lambda k, i: _bearer(mint(new_key("RS256", kid=k.kid), i)), 401, "invalid_token"),
     "unknown-kid": (lambda k, i: _bearer(mint(new_key("RS256", kid="attacker"), i)), 401, "invalid_token"),
     "embedded-jwk-header": (lambda k, i: _attacker_header(i, "jwk"), 401, "invalid_token"),
-    "jku-to-attacker": (lambda k, i: _bearer(mint(k, i, headers={"jku": "http://127.0.0.1:1/jwks"})), 401, "invalid_token"),
-    "x5u-to-attacker": (lambda k, i: _bearer(mint(k, i, headers={"x5u": "http://127.0.0.1:1/cert"})), 401, "invalid_token"),
+    "jku-to-attacker": (
+        lambda k, i: _bearer(mint(k, i, headers={"jku": "http://127.0.0.1:1/jwks"})),
+        401,
+        "invalid_token",
+    ),
+    "x5u-to-attacker": (
+        lambda k, i: _bearer(mint(k, i, headers={"x5u": "http://127.0.0.1:1/cert"})),
+        401,
+        "invalid_token",
+    ),
     "x5c-chain": (lambda k, i: _bearer(mint(k, i, headers={"x5c": ["MIIB"]})), 401, "invalid_token"),
     "crit-extension": (lambda k, i: _bearer(mint(k, i, headers={"crit": ["exp"], "exp": 1})), 401, "invalid_token"),
     "expired": (lambda k, i: _bearer(mint(k, i, exp=int(time.time()) - 120)), 401, "invalid_token"),
@@ -84,7 +116,11 @@ TOKEN_ATTACKS: dict[str, tuple[Attack, int, str]] = {
     "no-exp": (lambda k, i: _bearer(mint(k, i, exp=None)), 401, "invalid_token"),
     "exp-as-string": (lambda k, i: _bearer(mint(k, i, exp="9999999999")), 401, "invalid_token"),
     "wrong-audience": (lambda k, i: _bearer(mint(k, i, aud="https://other-api.example.com")), 401, "invalid_token"),
-    "audience-list-without-ours": (lambda k, i: _bearer(mint(k, i, aud=["https://a.example", "https://b.example"])), 401, "invalid_token"),
+    "audience-list-without-ours": (
+        lambda k, i: _bearer(mint(k, i, aud=["https://a.example", "https://b.example"])),
+        401,
+        "invalid_token",
+    ),
     "no-audience": (lambda k, i: _bearer(mint(k, i, aud=None)), 401, "invalid_token"),
     "untrusted-issuer": (lambda k, i: _bearer(mint(k, "https://evil.example.com/oidc")), 401, "invalid_token"),
     "issuer-trailing-slash": (lambda k, i: _bearer(mint(k, i + "/")), 401, "invalid_token"),
@@ -97,12 +133,36 @@ TOKEN_ATTACKS: dict[str, tuple[Attack, int, str]] = {
     "header-is-array": (lambda k, i: _bearer(f"{b64(b'[1]')}.{b64(claims(i))}.c2ln"), 401, "invalid_token"),
     "sub-is-number": (lambda k, i: _bearer(mint(k, i, sub=12345)), 401, "invalid_token"),
     "scope-is-object": (lambda k, i: _bearer(mint(k, i, scope={"read:orders": True})), 401, "invalid_token"),
-    "rsa-key-used-as-ps256": (lambda k, i: _bearer(jwt.encode(claims(i), k.private, "PS256", headers={"kid": k.kid, "typ": "at+jwt"})), 401, "invalid_token"),
-    "two-authorization-headers": (lambda k, i: {"extra": [("Authorization", f"Bearer {mint(k, i)}")] * 2}, 401, "auth.authorization_token_invalid_format"),
-    "comma-joined-credentials": (lambda k, i: {"headers": {"Authorization": f"Bearer {mint(k, i)},Bearer x"}}, 401, "auth.authorization_token_invalid_format"),
-    "token-in-query-only": (lambda k, i: {"uri": f"/orders/1?access_token={mint(k, i)}"}, 401, "auth.authorization_header_missing"),
-    "token-in-cookie-only": (lambda k, i: {"headers": {"Cookie": f"access_token={mint(k, i)}"}}, 401, "auth.authorization_header_missing"),
-    "basic-with-token": (lambda k, i: {"headers": {"Authorization": f"Basic {mint(k, i)}"}}, 401, "auth.authorization_token_type_not_supported"),
+    "rsa-key-used-as-ps256": (
+        lambda k, i: _bearer(jwt.encode(claims(i), k.private, "PS256", headers={"kid": k.kid, "typ": "at+jwt"})),
+        401,
+        "invalid_token",
+    ),
+    "two-authorization-headers": (
+        lambda k, i: {"extra": [("Authorization", f"Bearer {mint(k, i)}")] * 2},
+        401,
+        "auth.authorization_token_invalid_format",
+    ),
+    "comma-joined-credentials": (
+        lambda k, i: {"headers": {"Authorization": f"Bearer {mint(k, i)},Bearer x"}},
+        401,
+        "auth.authorization_token_invalid_format",
+    ),
+    "token-in-query-only": (
+        lambda k, i: {"uri": f"/orders/1?access_token={mint(k, i)}"},
+        401,
+        "auth.authorization_header_missing",
+    ),
+    "token-in-cookie-only": (
+        lambda k, i: {"headers": {"Cookie": f"access_token={mint(k, i)}"}},
+        401,
+        "auth.authorization_header_missing",
+    ),
+    "basic-with-token": (
+        lambda k, i: {"headers": {"Authorization": f"Basic {mint(k, i)}"}},
+        401,
+        "auth.authorization_token_type_not_supported",
+    ),
 }
 
 
@@ -124,11 +184,31 @@ REQUEST_ATTACKS: dict[str, tuple[dict[str, Any], int, str]] = {
     "tomcat-path-parameter": ({"uri": "/public/..;/orders/1"}, 403, "auth.request_rejected"),
     "bad-percent-encoding": ({"uri": "/public/%zz"}, 403, "auth.request_rejected"),
     "absolute-uri-in-forwarded-uri": ({"uri": "http://evil.example/public/x"}, 403, "auth.request_rejected"),
-    "smuggled-original-uri": ({"uri": "/orders/1", "headers": {"X-Original-URI": "/public/x"}}, 403, "auth.request_rejected"),
-    "smuggled-original-url": ({"uri": "/orders/1", "headers": {"X-Original-URL": "http://a.example/public/x"}}, 403, "auth.request_rejected"),
-    "smuggled-original-method": ({"method": "DELETE", "uri": "/public/x", "headers": {"X-Original-Method": "GET"}}, 403, "auth.request_rejected"),
-    "repeated-forwarded-uri": ({"uri": "/orders/1", "extra": [("X-Forwarded-Uri", "/public/x")]}, 403, "auth.request_rejected"),
-    "forwarded-host-list": ({"uri": "/x", "headers": {"X-Forwarded-Host": "admin.example.com, other.example"}}, 403, "auth.request_rejected"),
+    "smuggled-original-uri": (
+        {"uri": "/orders/1", "headers": {"X-Original-URI": "/public/x"}},
+        403,
+        "auth.request_rejected",
+    ),
+    "smuggled-original-url": (
+        {"uri": "/orders/1", "headers": {"X-Original-URL": "http://a.example/public/x"}},
+        403,
+        "auth.request_rejected",
+    ),
+    "smuggled-original-method": (
+        {"method": "DELETE", "uri": "/public/x", "headers": {"X-Original-Method": "GET"}},
+        403,
+        "auth.request_rejected",
+    ),
+    "repeated-forwarded-uri": (
+        {"uri": "/orders/1", "extra": [("X-Forwarded-Uri", "/public/x")]},
+        403,
+        "auth.request_rejected",
+    ),
+    "forwarded-host-list": (
+        {"uri": "/x", "headers": {"X-Forwarded-Host": "admin.example.com, other.example"}},
+        403,
+        "auth.request_rejected",
+    ),
     "no-original-uri": ({"uri": None}, 403, "auth.request_rejected"),
     "no-original-method": ({"method": None}, 403, "auth.request_rejected"),
 }

@@ -23,8 +23,13 @@ CONFIGS = Path(__file__).parent / "configs"
 
 
 def authcheck(*args: str, env: dict[str, str] | None = None, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "authcheck", *args], capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "authcheck", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def write_config(tmp_path: Path, config: dict[str, Any]) -> str:
@@ -57,13 +62,16 @@ def test_serve_with_bad_config_is_one_line(tmp_path: Path) -> None:
     assert "more: run `authcheck check --config" in result.stderr
 
 
-@pytest.mark.parametrize("args,words", [
-    pytest.param(("serve", "--config", "/nonexistent.yaml"), "nonexistent.yaml", id="missing-file"),
-    pytest.param(("serve",), "--config FILE (or AUTHCHECK_CONFIG) is required", id="no-config"),
-    pytest.param(("serve", "--bogus"), "unrecognized arguments: --bogus", id="unknown-flag"),
-    pytest.param(("serve", "--port", "eighty"), "invalid int value", id="port-not-a-number"),
-    pytest.param(("frobnicate",), "invalid choice", id="unknown-command"),
-])
+@pytest.mark.parametrize(
+    "args,words",
+    [
+        pytest.param(("serve", "--config", "/nonexistent.yaml"), "nonexistent.yaml", id="missing-file"),
+        pytest.param(("serve",), "--config FILE (or AUTHCHECK_CONFIG) is required", id="no-config"),
+        pytest.param(("serve", "--bogus"), "unrecognized arguments: --bogus", id="unknown-flag"),
+        pytest.param(("serve", "--port", "eighty"), "invalid int value", id="port-not-a-number"),
+        pytest.param(("frobnicate",), "invalid choice", id="unknown-command"),
+    ],
+)
 def test_bad_invocations_end_in_one_line(args: tuple[str, ...], words: str) -> None:
     result = authcheck(*args)
     assert result.returncode == 2
@@ -87,9 +95,12 @@ def test_unusable_port_is_one_line(tmp_path: Path, port: str) -> None:
 def test_environment_sets_config_and_port(tmp_path: Path, jwks: JwksServer) -> None:
     config = write_config(tmp_path, service_config(jwks.issuer))
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "authcheck", "serve"], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL,
-                               env={**os.environ, "AUTHCHECK_CONFIG": config, "AUTHCHECK_PORT": str(port)})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "authcheck", "serve"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "AUTHCHECK_CONFIG": config, "AUTHCHECK_PORT": str(port)},
+    )
     try:
         deadline = time.monotonic() + 15
         while True:
@@ -104,15 +115,25 @@ def test_environment_sets_config_and_port(tmp_path: Path, jwks: JwksServer) -> N
         process.wait(10)
 
 
-@pytest.mark.parametrize("uri,token_kind,code,words", [
-    pytest.param("/orders/7", "reader", 0, "answer:  200 allowed", id="allowed-0"),
-    pytest.param("/orders/7", "other", 1, "answer:  403 auth.insufficient_scope", id="missing-scope-1"),
-    pytest.param("/orders/7", None, 1, "answer:  401 auth.authorization_header_missing", id="no-token-1"),
-    pytest.param("/nowhere", "reader", 1, "rule:    none matches; default is deny", id="no-rule-1"),
-    pytest.param("/a/%2Fb", None, 1, "request: rejected", id="ambiguous-path-1"),
-])
-def test_explain(tmp_path: Path, jwks: JwksServer, keys: dict[str, SigningKey], uri: str,
-                 token_kind: str | None, code: int, words: str) -> None:
+@pytest.mark.parametrize(
+    "uri,token_kind,code,words",
+    [
+        pytest.param("/orders/7", "reader", 0, "answer:  200 allowed", id="allowed-0"),
+        pytest.param("/orders/7", "other", 1, "answer:  403 auth.insufficient_scope", id="missing-scope-1"),
+        pytest.param("/orders/7", None, 1, "answer:  401 auth.authorization_header_missing", id="no-token-1"),
+        pytest.param("/nowhere", "reader", 1, "rule:    none matches; default is deny", id="no-rule-1"),
+        pytest.param("/a/%2Fb", None, 1, "request: rejected", id="ambiguous-path-1"),
+    ],
+)
+def test_explain(
+    tmp_path: Path,
+    jwks: JwksServer,
+    keys: dict[str, SigningKey],
+    uri: str,
+    token_kind: str | None,
+    code: int,
+    words: str,
+) -> None:
     config = write_config(tmp_path, service_config(jwks.issuer))
     args = ["explain", "--config", config, "--method", "get", "--uri", uri]
     if token_kind is not None:
@@ -128,11 +149,13 @@ def test_explain(tmp_path: Path, jwks: JwksServer, keys: dict[str, SigningKey], 
 
 def test_explain_shows_claim_requirements(tmp_path: Path, jwks: JwksServer, keys: dict[str, SigningKey]) -> None:
     config = service_config(jwks.issuer)
-    config["rules"].insert(0, {"name": "admins", "match": {"paths": ["/admin/**"]},
-                               "claims": {"realm_access.roles": "admin"}})
+    config["rules"].insert(
+        0, {"name": "admins", "match": {"paths": ["/admin/**"]}, "claims": {"realm_access.roles": "admin"}}
+    )
     token = mint(keys["ES384"], jwks.issuer, realm_access={"roles": ["user"]})
-    result = authcheck("explain", "--config", write_config(tmp_path, config), "--method", "GET",
-                       "--uri", "/admin/x", "--token", token)
+    result = authcheck(
+        "explain", "--config", write_config(tmp_path, config), "--method", "GET", "--uri", "/admin/x", "--token", token
+    )
     assert result.returncode == 1
     assert "with claim realm_access.roles holding admin" in result.stdout
     assert "The token's realm_access.roles claim does not hold admin." in result.stdout
@@ -140,8 +163,17 @@ def test_explain_shows_claim_requirements(tmp_path: Path, jwks: JwksServer, keys
 
 def test_explain_when_keys_cannot_be_had_is_an_error(tmp_path: Path, keys: dict[str, SigningKey]) -> None:
     issuer = f"http://127.0.0.1:{free_port()}/oidc"  # nothing listens there
-    result = authcheck("explain", "--config", write_config(tmp_path, service_config(issuer)), "--method", "GET",
-                       "--uri", "/orders/1", "--token", mint(keys["ES384"], issuer))
+    result = authcheck(
+        "explain",
+        "--config",
+        write_config(tmp_path, service_config(issuer)),
+        "--method",
+        "GET",
+        "--uri",
+        "/orders/1",
+        "--token",
+        mint(keys["ES384"], issuer),
+    )
     assert result.returncode == 2
     assert "503 auth.keys_unavailable" in result.stdout
 
@@ -149,8 +181,12 @@ def test_explain_when_keys_cannot_be_had_is_an_error(tmp_path: Path, keys: dict[
 @pytest.fixture
 def dev_server() -> Iterator[tuple[subprocess.Popen[str], str]]:
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "authcheck", "dev", "--port", str(port)],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "authcheck", "dev", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     banner = ""
     assert process.stdout is not None
     while "403" not in banner or "curl" not in banner.split("403")[-1]:

@@ -19,19 +19,28 @@ FULL = Config(
     issuers=(
         IssuerConfig("https://tenant.logto.app/oidc", ("https://api.example.com",)),
         IssuerConfig(
-            "https://keycloak.example.com/realms/main", ("account",),
+            "https://keycloak.example.com/realms/main",
+            ("account",),
             jwks_uri="https://keycloak.example.com/realms/main/protocol/openid-connect/certs",
-            algorithms=("RS256", "PS256"), leeway=0, scope_claim="scp", token_type="at+jwt",
-            refresh=10, max_stale=604800,
+            algorithms=("RS256", "PS256"),
+            leeway=0,
+            scope_claim="scp",
+            token_type="at+jwt",
+            refresh=10,
+            max_stale=604800,
         ),
     ),
     rules=(
-        Rule("public", Match(paths=("/healthz", "/public/**"), methods=frozenset({"GET", "HEAD"})),
-             Access.ANONYMOUS),
-        Rule("orders-read", Match(paths=("/orders/**",), methods=frozenset({"GET"})),
-             Access.ALL_SCOPES, ("read:orders",)),
-        Rule("admin", Match(paths=("/**",), hosts=frozenset({"admin.example.com"})),
-             Access.ANY_SCOPE, ("admin", "superuser")),
+        Rule("public", Match(paths=("/healthz", "/public/**"), methods=frozenset({"GET", "HEAD"})), Access.ANONYMOUS),
+        Rule(
+            "orders-read", Match(paths=("/orders/**",), methods=frozenset({"GET"})), Access.ALL_SCOPES, ("read:orders",)
+        ),
+        Rule(
+            "admin",
+            Match(paths=("/**",), hosts=frozenset({"admin.example.com"})),
+            Access.ANY_SCOPE,
+            ("admin", "superuser"),
+        ),
         Rule("signed-in", Match(paths=("/me/**",)), Access.AUTHENTICATED),
     ),
     default="deny",
@@ -74,6 +83,7 @@ def problems_in(tmp_path: Path, text: str, name: str = "authcheck.yaml") -> list
 
 # ---------------------------------------------------------------------------- valid files
 
+
 @pytest.mark.parametrize("name", ["full.yaml", "full.toml"], ids=["yaml", "toml"])
 def test_full_config_parses_to_the_expected_objects(name: str) -> None:
     path = CONFIGS / name
@@ -87,20 +97,31 @@ def test_minimal_config_gets_the_documented_defaults() -> None:
 
 
 def test_empty_rule_list_and_match_everything_are_accepted() -> None:
-    data = {"issuers": [{"issuer": "https://a.example", "audiences": ["api"]}],
-            "rules": [{"name": "all", "match": {}, "allow": "authenticated"}], "default": "authenticated"}
+    data = {
+        "issuers": [{"issuer": "https://a.example", "audiences": ["api"]}],
+        "rules": [{"name": "all", "match": {}, "allow": "authenticated"}],
+        "default": "authenticated",
+    }
     config = parse_config(data, "mem")
     assert config.rules == (Rule("all", Match(), Access.AUTHENTICATED),)
     assert parse_config({**data, "rules": []}, "mem").rules == ()
 
 
-@pytest.mark.parametrize(("written", "matched"), [
-    ("API.Example.COM", "api.example.com"), ("api.example.com.", "api.example.com"),
-    ("[0:0:0:0:0:0:0:1]", "[::1]"), ("[2001:DB8::1]", "[2001:db8::1]"),
-], ids=["upper-case", "trailing-dot", "ipv6-long-form", "ipv6-upper-case"])
+@pytest.mark.parametrize(
+    ("written", "matched"),
+    [
+        ("API.Example.COM", "api.example.com"),
+        ("api.example.com.", "api.example.com"),
+        ("[0:0:0:0:0:0:0:1]", "[::1]"),
+        ("[2001:DB8::1]", "[2001:db8::1]"),
+    ],
+    ids=["upper-case", "trailing-dot", "ipv6-long-form", "ipv6-upper-case"],
+)
 def test_hosts_are_normalized_like_the_request_host(written: str, matched: str) -> None:
-    data = {"issuers": [{"issuer": "https://a.example", "audiences": ["api"]}],
-            "rules": [{"name": "r", "match": {"hosts": [written]}, "allow": "anonymous"}]}
+    data = {
+        "issuers": [{"issuer": "https://a.example", "audiences": ["api"]}],
+        "rules": [{"name": "r", "match": {"hosts": [written]}, "allow": "anonymous"}],
+    }
     assert parse_config(data).rules[0].match.hosts == frozenset({matched})
 
 
@@ -116,121 +137,362 @@ INVALID = [
     # issuers
     pytest.param("rules: []\n", "issuers", 1, ["is missing", "- issuer: https://"], id="issuers-missing"),
     pytest.param("issuers: []\n", "issuers", 1, ["empty list", "add an issuer"], id="issuers-empty"),
-    pytest.param("issuers:\n  issuer: https://a.example\n", "issuers", 1, ["must be a list", "got a mapping"],
-                 id="issuers-not-a-list"),
-    pytest.param("issuers:\n  - issuer: tenant.logto.app/oidc\n    audiences: [api]\n", "issuers[0].issuer", 2,
-                 ["not an https://", "write it like issuer: https://"], id="issuer-without-scheme"),
-    pytest.param("issuers:\n  - issuer: ftp://tenant.example\n    audiences: [api]\n", "issuers[0].issuer", 2,
-                 ["not an https://"], id="issuer-other-scheme"),
-    pytest.param("issuers:\n  - issuer: https://t.example/oidc?x=1\n    audiences: [api]\n", "issuers[0].issuer", 2,
-                 ["query or fragment", "openid-configuration"], id="issuer-with-query"),
-    pytest.param("issuers:\n  - issuer: 'https://'\n    audiences: [api]\n", "issuers[0].issuer", 2,
-                 ["with a host"], id="issuer-without-host"),
-    pytest.param("issuers:\n  - issuer: 'http://[::1'\n    audiences: [api]\n", "issuers[0].issuer", 2,
-                 ["not an https://"], id="issuer-broken-ipv6"),
-    pytest.param("issuers:\n  - issuer: 'https://t.example:99999'\n    audiences: [api]\n", "issuers[0].issuer", 2,
-                 ["not an https://"], id="issuer-port-out-of-range"),
-    pytest.param("issuers:\n  - issuer: 42\n    audiences: [api]\n", "issuers[0].issuer", 2,
-                 ["must be a string, got a number"], id="issuer-not-a-string"),
-    pytest.param(ISSUER + "  - issuer: https://tenant.logto.app/oidc\n    audiences: [other]\n",
-                 "issuers[1].issuer", 4, ["already used by issuers[0]", "merge"], id="issuer-duplicate"),
-    pytest.param("issuers:\n  - issuer: https://t.example\n", "issuers[0].audiences", 2,
-                 ["is missing", "aud"], id="audiences-missing"),
-    pytest.param("issuers:\n  - issuer: https://t.example\n    audiences: []\n", "issuers[0].audiences", 3,
-                 ["empty list"], id="audiences-empty"),
-    pytest.param("issuers:\n  - issuer: https://t.example\n    audiences: [api, '']\n",
-                 "issuers[0].audiences[1]", 3, ["is empty"], id="audience-empty-string"),
+    pytest.param(
+        "issuers:\n  issuer: https://a.example\n",
+        "issuers",
+        1,
+        ["must be a list", "got a mapping"],
+        id="issuers-not-a-list",
+    ),
+    pytest.param(
+        "issuers:\n  - issuer: tenant.logto.app/oidc\n    audiences: [api]\n",
+        "issuers[0].issuer",
+        2,
+        ["not an https://", "write it like issuer: https://"],
+        id="issuer-without-scheme",
+    ),
+    pytest.param(
+        "issuers:\n  - issuer: ftp://tenant.example\n    audiences: [api]\n",
+        "issuers[0].issuer",
+        2,
+        ["not an https://"],
+        id="issuer-other-scheme",
+    ),
+    pytest.param(
+        "issuers:\n  - issuer: https://t.example/oidc?x=1\n    audiences: [api]\n",
+        "issuers[0].issuer",
+        2,
+        ["query or fragment", "openid-configuration"],
+        id="issuer-with-query",
+    ),
+    pytest.param(
+        "issuers:\n  - issuer: 'https://'\n    audiences: [api]\n",
+        "issuers[0].issuer",
+        2,
+        ["with a host"],
+        id="issuer-without-host",
+    ),
+    pytest.param(
+        "issuers:\n  - issuer: 'http://[::1'\n    audiences: [api]\n",
+        "issuers[0].issuer",
+        2,
+        ["not an https://"],
+        id="issuer-broken-ipv6",
+    ),
+    pytest.param(
+        "issuers:\n  - issuer: 'https://t.example:99999'\n    audiences: [api]\n",
+        "issuers[0].issuer",
+        2,
+        ["not an https://"],
+        id="issuer-port-out-of-range",
+    ),
+    pytest.param(
+        "issuers:\n  - issuer: 42\n    audiences: [api]\n",
+        "issuers[0].issuer",
+        2,
+        ["must be a string, got a number"],
+        id="issuer-not-a-string",
+    ),
+    pytest.param(
+        ISSUER + "  - issuer: https://tenant.logto.app/oidc\n    audiences: [other]\n",
+        "issuers[1].issuer",
+        4,
+        ["already used by issuers[0]", "merge"],
+        id="issuer-duplicate",
+    ),
+    pytest.param(
+        "issuers:\n  - issuer: https://t.example\n",
+        "issuers[0].audiences",
+        2,
+        ["is missing", "aud"],
+        id="audiences-missing",
+    ),
+    pytest.param(
+        "issuers:\n  - issuer: https://t.example\n    audiences: []\n",
+        "issuers[0].audiences",
+        3,
+        ["empty list"],
+        id="audiences-empty",
+    ),
+    pytest.param(
+        "issuers:\n  - issuer: https://t.example\n    audiences: [api, '']\n",
+        "issuers[0].audiences[1]",
+        3,
+        ["is empty"],
+        id="audience-empty-string",
+    ),
     pytest.param(issuer_with("jwks_uri: /jwks"), "issuers[0].jwks_uri", 4, ["not an https://"], id="jwks-uri-relative"),
-    pytest.param(issuer_with("algorithms: [none]"), "issuers[0].algorithms[0]", 4,
-                 ['"none" is refused', "no signature", "ES384"], id="algorithm-none"),
-    pytest.param(issuer_with("algorithms: [ES384, HS256]"), "issuers[0].algorithms[1]", 4,
-                 ['"HS256" is refused', "HMAC", "public key", "forge"], id="algorithm-hmac"),
-    pytest.param(issuer_with("algorithms: [es384]"), "issuers[0].algorithms[0]", 4,
-                 ['did you mean "ES384"'], id="algorithm-wrong-case"),
-    pytest.param(issuer_with("algorithms: [RS999]"), "issuers[0].algorithms[0]", 4,
-                 ["not a supported algorithm", "EdDSA"], id="algorithm-unknown"),
-    pytest.param(issuer_with("algorithms: []"), "issuers[0].algorithms", 4,
-                 ["empty list", "remove the key"], id="algorithms-empty"),
-    pytest.param(issuer_with("algorithms: ES384"), "issuers[0].algorithms", 4,
-                 ["must be a list", "[ES384]"], id="algorithms-not-a-list"),
-    pytest.param(issuer_with("leeway: true"), "issuers[0].leeway", 4, ["got a boolean", "from 0 to 300"],
-                 id="leeway-boolean-is-not-a-number"),
+    pytest.param(
+        issuer_with("algorithms: [none]"),
+        "issuers[0].algorithms[0]",
+        4,
+        ['"none" is refused', "no signature", "ES384"],
+        id="algorithm-none",
+    ),
+    pytest.param(
+        issuer_with("algorithms: [ES384, HS256]"),
+        "issuers[0].algorithms[1]",
+        4,
+        ['"HS256" is refused', "HMAC", "public key", "forge"],
+        id="algorithm-hmac",
+    ),
+    pytest.param(
+        issuer_with("algorithms: [es384]"),
+        "issuers[0].algorithms[0]",
+        4,
+        ['did you mean "ES384"'],
+        id="algorithm-wrong-case",
+    ),
+    pytest.param(
+        issuer_with("algorithms: [RS999]"),
+        "issuers[0].algorithms[0]",
+        4,
+        ["not a supported algorithm", "EdDSA"],
+        id="algorithm-unknown",
+    ),
+    pytest.param(
+        issuer_with("algorithms: []"),
+        "issuers[0].algorithms",
+        4,
+        ["empty list", "remove the key"],
+        id="algorithms-empty",
+    ),
+    pytest.param(
+        issuer_with("algorithms: ES384"),
+        "issuers[0].algorithms",
+        4,
+        ["must be a list", "[ES384]"],
+        id="algorithms-not-a-list",
+    ),
+    pytest.param(
+        issuer_with("leeway: true"),
+        "issuers[0].leeway",
+        4,
+        ["got a boolean", "from 0 to 300"],
+        id="leeway-boolean-is-not-a-number",
+    ),
     pytest.param(issuer_with("leeway: 1.5"), "issuers[0].leeway", 4, ["whole number"], id="leeway-decimal"),
-    pytest.param(issuer_with("leeway: 301"), "issuers[0].leeway", 4, ["is 301", "from 0 to 300"],
-                 id="leeway-too-large"),
+    pytest.param(
+        issuer_with("leeway: 301"), "issuers[0].leeway", 4, ["is 301", "from 0 to 300"], id="leeway-too-large"
+    ),
     pytest.param(issuer_with("leeway: -1"), "issuers[0].leeway", 4, ["is -1"], id="leeway-negative"),
     pytest.param(issuer_with("leeway:"), "issuers[0].leeway", 4, ["null", "remove the key"], id="leeway-null"),
     pytest.param(issuer_with("refresh: 9"), "issuers[0].refresh", 4, ["from 10 to 86400"], id="refresh-too-small"),
-    pytest.param(issuer_with("max_stale: 604801"), "issuers[0].max_stale", 4, ["from 0 to 604800"],
-                 id="max-stale-too-large"),
-    pytest.param(issuer_with("scope_claim: ''"), "issuers[0].scope_claim", 4, ["is empty", "scp"],
-                 id="scope-claim-empty"),
-    pytest.param(issuer_with("token_type: [at+jwt]"), "issuers[0].token_type", 4, ["must be a string"],
-                 id="token-type-not-a-string"),
-    pytest.param(issuer_with("scope_clam: scp"), "issuers[0].scope_clam", 4,
-                 ["unknown key", 'did you mean "scope_claim"'], id="issuer-key-typo"),
-    pytest.param(issuer_with("name: x"), "issuers[0].name", 4, ["a rule", "indentation"],
-                 id="issuer-key-from-elsewhere"),
+    pytest.param(
+        issuer_with("max_stale: 604801"), "issuers[0].max_stale", 4, ["from 0 to 604800"], id="max-stale-too-large"
+    ),
+    pytest.param(
+        issuer_with("scope_claim: ''"), "issuers[0].scope_claim", 4, ["is empty", "scp"], id="scope-claim-empty"
+    ),
+    pytest.param(
+        issuer_with("token_type: [at+jwt]"),
+        "issuers[0].token_type",
+        4,
+        ["must be a string"],
+        id="token-type-not-a-string",
+    ),
+    pytest.param(
+        issuer_with("scope_clam: scp"),
+        "issuers[0].scope_clam",
+        4,
+        ["unknown key", 'did you mean "scope_claim"'],
+        id="issuer-key-typo",
+    ),
+    pytest.param(
+        issuer_with("name: x"), "issuers[0].name", 4, ["a rule", "indentation"], id="issuer-key-from-elsewhere"
+    ),
     # rules
-    pytest.param(rule("name: r", "match: {}"), "rules[0]", 5,
-                 ["none of allow, scopes, any_scopes", "exactly one"], id="rule-without-access"),
-    pytest.param(rule("name: r", "match: {}", "allow: anonymous", "scopes: [a]"), "rules[0]", 5,
-                 ["both allow and scopes", "exactly one"], id="rule-with-two-accesses"),
-    pytest.param(rule("match: {}", "allow: anonymous"), "rules[0].name", 5, ["is missing", "name"],
-                 id="rule-name-missing"),
-    pytest.param(rule("name: ''", "match: {}", "allow: anonymous"), "rules[0].name", 5, ["is empty"],
-                 id="rule-name-empty"),
-    pytest.param(rule("name: r", "match: {}", "allow: anonymous") + "  - name: r\n    match: {}\n    scopes: [a]\n",
-                 "rules[1].name", 8, ['"r" is already used by rules[0]'], id="rule-name-duplicate"),
-    pytest.param(rule("name: r", "allow: anonymous"), "rules[0].match", 5, ["is missing", "match: {}"],
-                 id="rule-match-missing"),
-    pytest.param(rule("name: r", "match:", "  # paths: [/admin/**]", "allow: anonymous"), "rules[0].match", 6,
-                 ["null", "match: {}"], id="rule-match-null-is-not-match-all"),
-    pytest.param(ISSUER + "rules:\n  - name: r\n    match: {}\n    allow: anonymous\n    paths: [/x]\n",
-                 "rules[0].paths", 8, ["match", "indentation"], id="match-key-outside-match"),
-    pytest.param(rule("name: r", "match: {paths: [/x], allow: anonymous}", "scopes: [a]"), "rules[0].match.allow", 6,
-                 ["a rule", "indentation"], id="rule-key-inside-match"),
-    pytest.param(rule("name: r", "match: {path: [/x]}", "allow: anonymous"), "rules[0].match.path", 6,
-                 ['did you mean "paths"'], id="match-key-typo"),
-    pytest.param(rule("name: r", "match: {paths: []}", "allow: anonymous"), "rules[0].match.paths", 6,
-                 ["empty list", "remove `paths`"], id="paths-empty"),
-    pytest.param(rule("name: r", "match: {paths: [orders/**]}", "allow: anonymous"), "rules[0].match.paths[0]", 6,
-                 ["does not start with /", '"/orders/**"'], id="path-without-slash"),
-    pytest.param(rule("name: r", "match: {paths: [/a, '/b/x?']}", "allow: anonymous"), "rules[0].match.paths[1]", 6,
-                 ["only * and ** are wildcards"], id="path-question-mark"),
-    pytest.param(rule("name: r", "match: {paths: ['/a/{b,c}']}", "allow: anonymous"), "rules[0].match.paths[0]", 6,
-                 ["only * and **"], id="path-braces"),
-    pytest.param(rule("name: r", "match: {paths: ['/a**']}", "allow: anonymous"), "rules[0].match.paths[0]", 6,
-                 ["whole segment"], id="path-double-star-in-segment"),
-    pytest.param(rule("name: r", "match: {paths: [/a/../b]}", "allow: anonymous"), "rules[0].match.paths[0]", 6,
-                 ["never match", "normalized"], id="path-dot-segment"),
-    pytest.param(rule("name: r", "match: {paths: [/a//b]}", "allow: anonymous"), "rules[0].match.paths[0]", 6,
-                 ["never match"], id="path-double-slash"),
-    pytest.param(rule("name: r", "match: {methods: [GET, 'PUT POST']}", "allow: anonymous"),
-                 "rules[0].match.methods[1]", 6, ["not an HTTP method", "one method per list item"],
-                 id="method-with-space"),
-    pytest.param(rule("name: r", "match: {hosts: ['https://api.example.com']}", "allow: anonymous"),
-                 "rules[0].match.hosts[0]", 6, ["not a bare host name", "drop the scheme"], id="host-with-scheme"),
-    pytest.param(rule("name: r", "match: {hosts: ['api.example.com:8443']}", "allow: anonymous"),
-                 "rules[0].match.hosts[0]", 6, ["has a port", "drop it"], id="host-with-port"),
-    pytest.param(rule("name: r", "match: {hosts: ['*.example.com']}", "allow: anonymous"),
-                 "rules[0].match.hosts[0]", 6, ["wildcard", "list each host"], id="host-wildcard"),
-    pytest.param(rule("name: r", "match: {hosts: ['::1']}", "allow: anonymous"),
-                 "rules[0].match.hosts[0]", 6, ["has a port", "[::1]"], id="host-ipv6-without-brackets"),
-    pytest.param(rule("name: r", "match: {hosts: ['[::g]']}", "allow: anonymous"),
-                 "rules[0].match.hosts[0]", 6, ["not an IPv6 address"], id="host-bad-ipv6"),
-    pytest.param(rule("name: r", "match: {hosts: ['bad host']}", "allow: anonymous"),
-                 "rules[0].match.hosts[0]", 6, ["not a valid host name"], id="host-invalid"),
-    pytest.param(rule("name: r", "match: {}", "allow: authenticatd"), "rules[0].allow", 7,
-                 ['did you mean "authenticated"'], id="allow-typo"),
-    pytest.param(rule("name: r", "match: {}", "allow: everyone"), "rules[0].allow", 7,
-                 ["use one of anonymous, authenticated"], id="allow-unknown"),
-    pytest.param(rule("name: r", "match: {}", "scopes: read:orders"), "rules[0].scopes", 7,
-                 ["must be a list, got a string", "[read:orders]"], id="scopes-string"),
-    pytest.param(rule("name: r", "match: {}", "scopes: [read:orders write:orders]"), "rules[0].scopes[0]", 7,
-                 ["whitespace", "one scope per list item"], id="scope-with-space"),
-    pytest.param(rule("name: r", "match: {}", "any_scopes: []"), "rules[0].any_scopes", 7,
-                 ["empty list", "allow: authenticated"], id="any-scopes-empty"),
+    pytest.param(
+        rule("name: r", "match: {}"),
+        "rules[0]",
+        5,
+        ["none of allow, scopes, any_scopes", "exactly one"],
+        id="rule-without-access",
+    ),
+    pytest.param(
+        rule("name: r", "match: {}", "allow: anonymous", "scopes: [a]"),
+        "rules[0]",
+        5,
+        ["both allow and scopes", "exactly one"],
+        id="rule-with-two-accesses",
+    ),
+    pytest.param(
+        rule("match: {}", "allow: anonymous"), "rules[0].name", 5, ["is missing", "name"], id="rule-name-missing"
+    ),
+    pytest.param(
+        rule("name: ''", "match: {}", "allow: anonymous"), "rules[0].name", 5, ["is empty"], id="rule-name-empty"
+    ),
+    pytest.param(
+        rule("name: r", "match: {}", "allow: anonymous") + "  - name: r\n    match: {}\n    scopes: [a]\n",
+        "rules[1].name",
+        8,
+        ['"r" is already used by rules[0]'],
+        id="rule-name-duplicate",
+    ),
+    pytest.param(
+        rule("name: r", "allow: anonymous"), "rules[0].match", 5, ["is missing", "match: {}"], id="rule-match-missing"
+    ),
+    pytest.param(
+        rule("name: r", "match:", "  # paths: [/admin/**]", "allow: anonymous"),
+        "rules[0].match",
+        6,
+        ["null", "match: {}"],
+        id="rule-match-null-is-not-match-all",
+    ),
+    pytest.param(
+        ISSUER + "rules:\n  - name: r\n    match: {}\n    allow: anonymous\n    paths: [/x]\n",
+        "rules[0].paths",
+        8,
+        ["match", "indentation"],
+        id="match-key-outside-match",
+    ),
+    pytest.param(
+        rule("name: r", "match: {paths: [/x], allow: anonymous}", "scopes: [a]"),
+        "rules[0].match.allow",
+        6,
+        ["a rule", "indentation"],
+        id="rule-key-inside-match",
+    ),
+    pytest.param(
+        rule("name: r", "match: {path: [/x]}", "allow: anonymous"),
+        "rules[0].match.path",
+        6,
+        ['did you mean "paths"'],
+        id="match-key-typo",
+    ),
+    pytest.param(
+        rule("name: r", "match: {paths: []}", "allow: anonymous"),
+        "rules[0].match.paths",
+        6,
+        ["empty list", "remove `paths`"],
+        id="paths-empty",
+    ),
+    pytest.param(
+        rule("name: r", "match: {paths: [orders/**]}", "allow: anonymous"),
+        "rules[0].match.paths[0]",
+        6,
+        ["does not start with /", '"/orders/**"'],
+        id="path-without-slash",
+    ),
+    pytest.param(
+        rule("name: r", "match: {paths: [/a, '/b/x?']}", "allow: anonymous"),
+        "rules[0].match.paths[1]",
+        6,
+        ["only * and ** are wildcards"],
+        id="path-question-mark",
+    ),
+    pytest.param(
+        rule("name: r", "match: {paths: ['/a/{b,c}']}", "allow: anonymous"),
+        "rules[0].match.paths[0]",
+        6,
+        ["only * and **"],
+        id="path-braces",
+    ),
+    pytest.param(
+        rule("name: r", "match: {paths: ['/a**']}", "allow: anonymous"),
+        "rules[0].match.paths[0]",
+        6,
+        ["whole segment"],
+        id="path-double-star-in-segment",
+    ),
+    pytest.param(
+        rule("name: r", "match: {paths: [/a/../b]}", "allow: anonymous"),
+        "rules[0].match.paths[0]",
+        6,
+        ["never match", "normalized"],
+        id="path-dot-segment",
+    ),
+    pytest.param(
+        rule("name: r", "match: {paths: [/a//b]}", "allow: anonymous"),
+        "rules[0].match.paths[0]",
+        6,
+        ["never match"],
+        id="path-double-slash",
+    ),
+    pytest.param(
+        rule("name: r", "match: {methods: [GET, 'PUT POST']}", "allow: anonymous"),
+        "rules[0].match.methods[1]",
+        6,
+        ["not an HTTP method", "one method per list item"],
+        id="method-with-space",
+    ),
+    pytest.param(
+        rule("name: r", "match: {hosts: ['https://api.example.com']}", "allow: anonymous"),
+        "rules[0].match.hosts[0]",
+        6,
+        ["not a bare host name", "drop the scheme"],
+        id="host-with-scheme",
+    ),
+    pytest.param(
+        rule("name: r", "match: {hosts: ['api.example.com:8443']}", "allow: anonymous"),
+        "rules[0].match.hosts[0]",
+        6,
+        ["has a port", "drop it"],
+        id="host-with-port",
+    ),
+    pytest.param(
+        rule("name: r", "match: {hosts: ['*.example.com']}", "allow: anonymous"),
+        "rules[0].match.hosts[0]",
+        6,
+        ["wildcard", "list each host"],
+        id="host-wildcard",
+    ),
+    pytest.param(
+        rule("name: r", "match: {hosts: ['::1']}", "allow: anonymous"),
+        "rules[0].match.hosts[0]",
+        6,
+        ["has a port", "[::1]"],
+        id="host-ipv6-without-brackets",
+    ),
+    pytest.param(
+        rule("name: r", "match: {hosts: ['[::g]']}", "allow: anonymous"),
+        "rules[0].match.hosts[0]",
+        6,
+        ["not an IPv6 address"],
+        id="host-bad-ipv6",
+    ),
+    pytest.param(
+        rule("name: r", "match: {hosts: ['bad host']}", "allow: anonymous"),
+        "rules[0].match.hosts[0]",
+        6,
+        ["not a valid host name"],
+        id="host-invalid",
+    ),
+    pytest.param(
+        rule("name: r", "match: {}", "allow: authenticatd"),
+        "rules[0].allow",
+        7,
+        ['did you mean "authenticated"'],
+        id="allow-typo",
+    ),
+    pytest.param(
+        rule("name: r", "match: {}", "allow: everyone"),
+        "rules[0].allow",
+        7,
+        ["use one of anonymous, authenticated"],
+        id="allow-unknown",
+    ),
+    pytest.param(
+        rule("name: r", "match: {}", "scopes: read:orders"),
+        "rules[0].scopes",
+        7,
+        ["must be a list, got a string", "[read:orders]"],
+        id="scopes-string",
+    ),
+    pytest.param(
+        rule("name: r", "match: {}", "scopes: [read:orders write:orders]"),
+        "rules[0].scopes[0]",
+        7,
+        ["whitespace", "one scope per list item"],
+        id="scope-with-space",
+    ),
+    pytest.param(
+        rule("name: r", "match: {}", "any_scopes: []"),
+        "rules[0].any_scopes",
+        7,
+        ["empty list", "allow: authenticated"],
+        id="any-scopes-empty",
+    ),
     pytest.param(ISSUER + "rules:\n  name: r\n", "rules", 4, ["must be a list"], id="rules-not-a-list"),
     pytest.param(ISSUER + "rules:\n  - just-a-name\n", "rules[0]", 5, ["must be a mapping"], id="rule-not-a-mapping"),
     # the other top-level keys
@@ -238,41 +500,90 @@ INVALID = [
     pytest.param(top("default: denied"), "default", 4, ['did you mean "deny"'], id="default-typo"),
     pytest.param(top("ingress: nginx-ingress"), "ingress", 4, ["not allowed", "ingress-nginx"], id="ingress-unknown"),
     pytest.param(top("ingress: Traefik"), "ingress", 4, ['did you mean "traefik"'], id="ingress-wrong-case"),
-    pytest.param(top("headers:", "  Authorization: sub"), "headers.Authorization", 5,
-                 ["must start with X-", "X-Authorization"], id="header-without-x-prefix"),
-    pytest.param(top("headers:", "  x-auth-subject: sub"), "headers.x-auth-subject", 5,
-                 ["built-in identity header X-Auth-Subject"], id="header-is-identity-header"),
-    pytest.param(top("headers:", "  X-Auth-Organization-Id: org"), "headers.X-Auth-Organization-Id", 5,
-                 ["built-in"], id="header-is-organization-header"),
-    pytest.param(top("headers:", "  X-Forwarded-Host: host"), "headers.X-Forwarded-Host", 5,
-                 ["proxies use", "pick another name"], id="header-is-a-proxy-header"),
-    pytest.param(top("headers:", "  x-envoy-auth-headers-to-remove: sub"), "headers.x-envoy-auth-headers-to-remove",
-                 5, ["proxies use"], id="header-steers-envoy"),
-    pytest.param(top("headers:", "  X-Email: email", "  x-email: mail"), "headers.x-email", 6,
-                 ["same header as X-Email", "keep only one"], id="headers-differ-only-in-case"),
-    pytest.param(top("headers:", "  X Email: email"), 'headers["X Email"]', 5, ["not a valid HTTP header name"],
-                 id="header-not-a-token"),
-    pytest.param(top("headers:", "  X-Email: [email]"), "headers.X-Email", 5, ["must be a string"],
-                 id="header-claim-not-a-string"),
-    pytest.param(top("headers: [X-Email]"), "headers", 4, ["must be a mapping", "X-Auth-Email: email"],
-                 id="headers-not-a-mapping"),
-    pytest.param(top("cache: {max_entries: -1}"), "cache.max_entries", 4, ["from 0 to 10000000"],
-                 id="cache-max-entries-negative"),
+    pytest.param(
+        top("headers:", "  Authorization: sub"),
+        "headers.Authorization",
+        5,
+        ["must start with X-", "X-Authorization"],
+        id="header-without-x-prefix",
+    ),
+    pytest.param(
+        top("headers:", "  x-auth-subject: sub"),
+        "headers.x-auth-subject",
+        5,
+        ["built-in identity header X-Auth-Subject"],
+        id="header-is-identity-header",
+    ),
+    pytest.param(
+        top("headers:", "  X-Auth-Organization-Id: org"),
+        "headers.X-Auth-Organization-Id",
+        5,
+        ["built-in"],
+        id="header-is-organization-header",
+    ),
+    pytest.param(
+        top("headers:", "  X-Forwarded-Host: host"),
+        "headers.X-Forwarded-Host",
+        5,
+        ["proxies use", "pick another name"],
+        id="header-is-a-proxy-header",
+    ),
+    pytest.param(
+        top("headers:", "  x-envoy-auth-headers-to-remove: sub"),
+        "headers.x-envoy-auth-headers-to-remove",
+        5,
+        ["proxies use"],
+        id="header-steers-envoy",
+    ),
+    pytest.param(
+        top("headers:", "  X-Email: email", "  x-email: mail"),
+        "headers.x-email",
+        6,
+        ["same header as X-Email", "keep only one"],
+        id="headers-differ-only-in-case",
+    ),
+    pytest.param(
+        top("headers:", "  X Email: email"),
+        'headers["X Email"]',
+        5,
+        ["not a valid HTTP header name"],
+        id="header-not-a-token",
+    ),
+    pytest.param(
+        top("headers:", "  X-Email: [email]"),
+        "headers.X-Email",
+        5,
+        ["must be a string"],
+        id="header-claim-not-a-string",
+    ),
+    pytest.param(
+        top("headers: [X-Email]"),
+        "headers",
+        4,
+        ["must be a mapping", "X-Auth-Email: email"],
+        id="headers-not-a-mapping",
+    ),
+    pytest.param(
+        top("cache: {max_entries: -1}"), "cache.max_entries", 4, ["from 0 to 10000000"], id="cache-max-entries-negative"
+    ),
     pytest.param(top("cache: {max_ttl: 0}"), "cache.max_ttl", 4, ["from 1 to 86400"], id="cache-max-ttl-zero"),
     pytest.param(top("cache: {ttl: 60}"), "cache.ttl", 4, ['did you mean "max_ttl"'], id="cache-key-typo"),
     pytest.param(top("rule: []"), "rule", 4, ['did you mean "rules"'], id="top-level-key-typo"),
     pytest.param(top("Default: deny"), "Default", 4, ['did you mean "default"'], id="top-level-key-capitalised"),
     pytest.param(top("audiences: [api]"), "audiences", 4, ["an issuer", "indentation"], id="issuer-key-at-top-level"),
-    pytest.param(top("colour: blue"), "colour", 4, ["unknown key", "issuers, rules, default"],
-                 id="top-level-key-unknown"),
-    pytest.param(top("rules: []", "rules: []"), "rules", 5, ["given twice", "line 4", "merge"],
-                 id="yaml-duplicate-key"),
+    pytest.param(
+        top("colour: blue"), "colour", 4, ["unknown key", "issuers, rules, default"], id="top-level-key-unknown"
+    ),
+    pytest.param(
+        top("rules: []", "rules: []"), "rules", 5, ["given twice", "line 4", "merge"], id="yaml-duplicate-key"
+    ),
 ]
 
 
 @pytest.mark.parametrize(("text", "location", "line", "words"), INVALID)
 def test_mistake_is_reported_at_its_key_and_line_with_a_fix(
-        tmp_path: Path, text: str, location: str, line: int, words: list[str]) -> None:
+    tmp_path: Path, text: str, location: str, line: int, words: list[str]
+) -> None:
     [problem] = problems_in(tmp_path, text)
     assert (problem.location, problem.line) == (location, line)
     assert "; " in problem.message  # "<what is wrong>; <the fix>"
@@ -302,6 +613,7 @@ def test_every_problem_is_reported_at_once() -> None:
 
 
 # ---------------------------------------------------------------------------- TOML
+
 
 def test_toml_problem_has_a_key_path_and_no_line(tmp_path: Path) -> None:
     text = '[[issuers]]\nissuer = "https://t.example"\naudiences = ["api"]\nleeway = true\n'
@@ -336,8 +648,7 @@ UNREADABLE = [
 
 
 @pytest.mark.parametrize(("content", "location", "line", "words"), UNREADABLE)
-def test_garbage_gives_one_problem(
-        tmp_path: Path, content: bytes, location: str, line: int | None, words: str) -> None:
+def test_garbage_gives_one_problem(tmp_path: Path, content: bytes, location: str, line: int | None, words: str) -> None:
     path = tmp_path / "authcheck.yaml"
     path.write_bytes(content)
     error = load_error(path)
@@ -360,51 +671,79 @@ def test_unreadable_file_gives_one_problem(tmp_path: Path) -> None:
 def test_parse_config_reports_without_lines() -> None:
     with pytest.raises(ConfigError) as caught:
         parse_config({"issuers": [{"issuer": "https://t.example", "audiences": 3}]}, "inline")
-    assert str(caught.value) == ("inline: issuers[0].audiences: must be a list, got a number; "
-                                 "write it like audiences: [https://api.example.com]")
+    assert str(caught.value) == (
+        "inline: issuers[0].audiences: must be a list, got a number; write it like audiences: [https://api.example.com]"
+    )
 
 
 # ---------------------------------------------------------------------------- lint
 
-def config(*rules: Rule, issuer: str = "https://t.example", jwks_uri: str | None = None,
-           default: Literal["deny", "authenticated"] = "deny") -> Config:
+
+def config(
+    *rules: Rule,
+    issuer: str = "https://t.example",
+    jwks_uri: str | None = None,
+    default: Literal["deny", "authenticated"] = "deny",
+) -> Config:
     return Config(issuers=(IssuerConfig(issuer, ("api",), jwks_uri=jwks_uri),), rules=rules, default=default)
 
 
 ANYONE = Rule("r", Match(paths=("/x/**",)), Access.ANONYMOUS)
 
 
-@pytest.mark.parametrize("issuer", [
-    "https://auth.example.com", "http://localhost:3001/oidc", "http://127.0.0.1/oidc", "http://127.8.9.1/oidc",
-    "http://[::1]:3001/oidc",
-], ids=["https", "localhost", "127.0.0.1", "127.0.0.0/8", "ipv6-loopback"])
+@pytest.mark.parametrize(
+    "issuer",
+    [
+        "https://auth.example.com",
+        "http://localhost:3001/oidc",
+        "http://127.0.0.1/oidc",
+        "http://127.8.9.1/oidc",
+        "http://[::1]:3001/oidc",
+    ],
+    ids=["https", "localhost", "127.0.0.1", "127.0.0.0/8", "ipv6-loopback"],
+)
 def test_https_or_loopback_issuer_gives_no_warning(issuer: str) -> None:
     assert config_warnings(config(ANYONE, issuer=issuer)) == []
 
 
-@pytest.mark.parametrize(("issuer", "jwks_uri", "location"), [
-    ("http://auth.internal/oidc", None, "issuers[0].issuer"),
-    ("http://10.0.0.5/oidc", None, "issuers[0].issuer"),
-    ("https://auth.example.com", "http://keys.internal/jwks", "issuers[0].jwks_uri"),
-], ids=["http-host-name", "http-private-ip", "http-jwks-uri"])
+@pytest.mark.parametrize(
+    ("issuer", "jwks_uri", "location"),
+    [
+        ("http://auth.internal/oidc", None, "issuers[0].issuer"),
+        ("http://10.0.0.5/oidc", None, "issuers[0].issuer"),
+        ("https://auth.example.com", "http://keys.internal/jwks", "issuers[0].jwks_uri"),
+    ],
+    ids=["http-host-name", "http-private-ip", "http-jwks-uri"],
+)
 def test_plain_http_off_loopback_is_warned(issuer: str, jwks_uri: str | None, location: str) -> None:
     [warning] = config_warnings(config(ANYONE, issuer=issuer, jwks_uri=jwks_uri))
     assert warning.startswith(f"{location}: ") and "https://" in warning
 
 
-@pytest.mark.parametrize("catch_all", [
-    Match(paths=("/**",)), Match(paths=("/a", "/**")), Match(),
-], ids=["double-star", "double-star-among-others", "empty-match"])
+@pytest.mark.parametrize(
+    "catch_all",
+    [
+        Match(paths=("/**",)),
+        Match(paths=("/a", "/**")),
+        Match(),
+    ],
+    ids=["double-star", "double-star-among-others", "empty-match"],
+)
 def test_rule_after_a_catch_all_is_warned(catch_all: Match) -> None:
     rules = (ANYONE, Rule("all", catch_all, Access.AUTHENTICATED), Rule("late", Match(paths=("/y",)), Access.ANONYMOUS))
     [warning] = config_warnings(config(*rules))
     assert warning.startswith("rules[2] (late): never matches") and "rules[1] (all)" in warning
 
 
-@pytest.mark.parametrize("narrowed", [
-    Match(paths=("/**",), methods=frozenset({"GET"})), Match(paths=("/**",), hosts=frozenset({"a.example"})),
-    Match(paths=("/x/**",)),
-], ids=["methods", "hosts", "narrower-path"])
+@pytest.mark.parametrize(
+    "narrowed",
+    [
+        Match(paths=("/**",), methods=frozenset({"GET"})),
+        Match(paths=("/**",), hosts=frozenset({"a.example"})),
+        Match(paths=("/x/**",)),
+    ],
+    ids=["methods", "hosts", "narrower-path"],
+)
 def test_rule_after_a_narrowed_rule_is_not_warned(narrowed: Match) -> None:
     rules = (Rule("first", narrowed, Access.AUTHENTICATED), ANYONE)
     assert config_warnings(config(*rules)) == []
@@ -425,6 +764,7 @@ def test_full_example_has_no_warnings() -> None:
 
 
 # ---------------------------------------------------------------------------- summary
+
 
 def test_summary_lists_issuers_rules_default_and_ingress() -> None:
     assert summarize(dataclasses.replace(FULL, source="authcheck.yaml")).splitlines() == [

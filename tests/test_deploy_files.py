@@ -24,15 +24,22 @@ import pytest
 import yaml
 from e2e.harness import REPO, RecordingServer, nginx_main_conf, start_proxy, tool
 
-IDENTITY_HEADERS = ("X-Auth-Subject", "X-Auth-Issuer", "X-Auth-Scopes", "X-Auth-Client-Id",
-                    "X-Auth-Organization-Id", "X-Auth-Email")
+IDENTITY_HEADERS = (
+    "X-Auth-Subject",
+    "X-Auth-Issuer",
+    "X-Auth-Scopes",
+    "X-Auth-Client-Id",
+    "X-Auth-Organization-Id",
+    "X-Auth-Email",
+)
 K8S_VERSIONS = ("1.30.0", "1.37.0")  # the oldest still commonly run, and the newest the validator knows
 CRD_KINDS = {"Middleware", "IngressRoute"}  # Traefik's: no schema in kubernetes-validate
 SERVE_ARGS = ["serve", "--config", "/etc/authcheck/authcheck.yaml", "--host", "0.0.0.0", "--port", "8080"]
 
 
-def run(*command: str, cwd: Path = REPO, env: dict[str, str] | None = None,
-        timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def run(
+    *command: str, cwd: Path = REPO, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
     try:
         return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     except FileNotFoundError as error:
@@ -76,8 +83,15 @@ def by_kind(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 def test_k8s_manifests_pass_strict_schema_validation() -> None:
     docs = kustomize()
-    assert sorted(by_kind(docs)) == ["ConfigMap", "Deployment", "HorizontalPodAutoscaler", "Namespace",
-                                     "NetworkPolicy", "PodDisruptionBudget", "Service"]
+    assert sorted(by_kind(docs)) == [
+        "ConfigMap",
+        "Deployment",
+        "HorizontalPodAutoscaler",
+        "Namespace",
+        "NetworkPolicy",
+        "PodDisruptionBudget",
+        "Service",
+    ]
     for doc in docs:
         k8s_validate(doc)
 
@@ -108,13 +122,22 @@ def test_k8s_deployment_is_hardened_and_runs_the_documented_command() -> None:
     assert set(container["resources"]) == {"requests", "limits"}
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
-    assert container["securityContext"] == {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
-                                            "capabilities": {"drop": ["ALL"]}}
+    assert container["securityContext"] == {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
     config_map = docs["ConfigMap"]
     [volume] = [v for v in pod["volumes"] if "configMap" in v]
     assert volume["configMap"]["name"] == config_map["metadata"]["name"]
     assert set(yaml.safe_load(config_map["data"]["authcheck.yaml"])) <= {
-        "issuers", "rules", "default", "headers", "ingress", "cache"}
+        "issuers",
+        "rules",
+        "default",
+        "headers",
+        "ingress",
+        "cache",
+    }
     assert docs["HorizontalPodAutoscaler"]["spec"]["minReplicas"] >= 2
     [rule] = docs["NetworkPolicy"]["spec"]["ingress"]
     assert rule["ports"] == [{"protocol": "TCP", "port": 8080}]
@@ -226,7 +249,7 @@ def test_image_install_steps_work_in_a_clean_venv(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("status", "healthy"), [(200, True), (503, False)])
 def test_image_healthcheck_command(status: int, healthy: bool) -> None:
     [healthcheck] = [line for line in dockerfile_stages()[-1] if line.startswith("HEALTHCHECK ")]
-    command = json.loads(healthcheck[healthcheck.index("CMD ") + 4:])
+    command = json.loads(healthcheck[healthcheck.index("CMD ") + 4 :])
     assert command[0] == "python"
     server = RecordingServer(lambda seen: (status if seen.path == "/healthz" else 404, [], b""))
     try:
@@ -274,8 +297,12 @@ def test_nginx_example_overwrites_every_identity_header() -> None:
 
 
 def caddy(*args: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    env = {"HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path),
-           "PATH": "/usr/bin:/bin"}
+    env = {
+        "HOME": str(tmp_path),
+        "XDG_CONFIG_HOME": str(tmp_path),
+        "XDG_DATA_HOME": str(tmp_path),
+        "PATH": "/usr/bin:/bin",
+    }
     return run(need("caddy"), *args, env=env)
 
 
@@ -288,8 +315,9 @@ def test_caddyfile_validates_and_is_formatted(tmp_path: Path) -> None:
 
 def test_caddy_validate_rejects_a_broken_caddyfile(tmp_path: Path) -> None:
     broken = tmp_path / "Caddyfile"
-    broken.write_text((REPO / "caddy/Caddyfile").read_text().replace("response_header_timeout 3s",
-                                                                      "response_header_timeout soon"))
+    broken.write_text(
+        (REPO / "caddy/Caddyfile").read_text().replace("response_header_timeout 3s", "response_header_timeout soon")
+    )
     result = caddy("validate", "--config", str(broken), "--adapter", "caddyfile", tmp_path=tmp_path)
     assert result.returncode != 0
 
@@ -369,10 +397,14 @@ def test_traefik_forward_auth_is_the_same_in_every_form() -> None:
     [compose] = load_all("traefik/docker-compose.labels.yml")
     labels = dict(label.split("=", 1) for label in compose["services"]["app"]["labels"])
     prefix = "traefik.http.middlewares.authcheck.forwardauth."
-    from_labels = {k[len(prefix):]: v for k, v in labels.items() if k.startswith(prefix)}
+    from_labels = {k[len(prefix) :]: v for k, v in labels.items() if k.startswith(prefix)}
     assert from_labels.pop("address") == "http://authcheck:8080/verify"
-    assert from_labels == {"trustForwardHeader": "false", "authRequestHeaders": "Authorization,X-Request-Id",
-                           "authResponseHeadersRegex": "^X-Auth-", "maxResponseBodySize": "16384"}
+    assert from_labels == {
+        "trustForwardHeader": "false",
+        "authRequestHeaders": "Authorization,X-Request-Id",
+        "authResponseHeadersRegex": "^X-Auth-",
+        "maxResponseBodySize": "16384",
+    }
     assert labels["traefik.http.routers.app.middlewares"] == "authcheck"
     assert "ports" not in compose["services"]["authcheck"]
 

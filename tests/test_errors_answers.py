@@ -30,45 +30,100 @@ REALM = 'Bearer realm="authcheck"'
 
 # (denial, status, code, body "error", WWW-Authenticate or None)
 DENIALS = [
-    pytest.param(AuthorizationMissing(), 401, "auth.authorization_header_missing", "unauthorized", REALM,
-                 id="missing-header-401-realm-only"),
-    pytest.param(TokenFormatInvalid("Authorization header is not `Bearer <token>`."), 401,
-                 "auth.authorization_token_invalid_format", "invalid_token", f'{REALM}, error="invalid_token"',
-                 id="invalid-format-401-invalid-token"),
-    pytest.param(TokenTypeNotSupported(), 401, "auth.authorization_token_type_not_supported", "invalid_token",
-                 f'{REALM}, error="invalid_token"', id="not-bearer-401-invalid-token"),
-    pytest.param(InvalidToken("The token has expired.", "token_expired"), 401, "invalid_token", "invalid_token",
-                 f'{REALM}, error="invalid_token", error_description="The token has expired."',
-                 id="expired-token-401-with-description"),
-    pytest.param(UnknownKeyId("The token's signing key (kid) is not in the issuer's key set."), 401,
-                 "invalid_token", "invalid_token",
-                 f'{REALM}, error="invalid_token", '
-                 'error_description="The token\'s signing key (kid) is not in the issuer\'s key set."',
-                 id="unknown-kid-401-with-description"),
-    pytest.param(InsufficientScope("The token lacks the scope read:orders.", ("read:orders",)), 403,
-                 "auth.insufficient_scope", "insufficient_scope",
-                 f'{REALM}, error="insufficient_scope", scope="read:orders", '
-                 'error_description="The token lacks the scope read:orders."',
-                 id="insufficient-scope-403-names-scope"),
-    pytest.param(InsufficientScope("The token needs one of the scopes admin superuser.", ("admin", "superuser")),
-                 403, "auth.insufficient_scope", "insufficient_scope",
-                 f'{REALM}, error="insufficient_scope", scope="admin superuser", '
-                 'error_description="The token needs one of the scopes admin superuser."',
-                 id="insufficient-scope-403-space-joins-scopes"),
-    pytest.param(InsufficientClaims("The token's roles claim does not hold admin."), 403,
-                 "auth.insufficient_claims", "insufficient_scope",
-                 f'{REALM}, error="insufficient_scope", '
-                 'error_description="The token\'s roles claim does not hold admin."',
-                 id="insufficient-claims-403-no-scope-attribute"),
-    pytest.param(RouteDenied("No rule allows this request."), 403, "auth.route_denied", "forbidden", None,
-                 id="route-denied-403-no-challenge"),
-    pytest.param(RequestRejected("Two headers name different original hosts.", "conflicting_host"), 403,
-                 "auth.request_rejected", "forbidden", None, id="request-rejected-403-no-challenge"),
-    pytest.param(KeysUnavailable("The issuer's keys could not be fetched yet.", 5), 503,
-                 "auth.keys_unavailable", "temporarily_unavailable", None,
-                 id="keys-unavailable-503-no-challenge"),
-    pytest.param(DecisionFailed(), 503, "auth.internal_error", "server_error", None,
-                 id="decision-failed-503-no-challenge"),
+    pytest.param(
+        AuthorizationMissing(),
+        401,
+        "auth.authorization_header_missing",
+        "unauthorized",
+        REALM,
+        id="missing-header-401-realm-only",
+    ),
+    pytest.param(
+        TokenFormatInvalid("Authorization header is not `Bearer <token>`."),
+        401,
+        "auth.authorization_token_invalid_format",
+        "invalid_token",
+        f'{REALM}, error="invalid_token"',
+        id="invalid-format-401-invalid-token",
+    ),
+    pytest.param(
+        TokenTypeNotSupported(),
+        401,
+        "auth.authorization_token_type_not_supported",
+        "invalid_token",
+        f'{REALM}, error="invalid_token"',
+        id="not-bearer-401-invalid-token",
+    ),
+    pytest.param(
+        InvalidToken("The token has expired.", "token_expired"),
+        401,
+        "invalid_token",
+        "invalid_token",
+        f'{REALM}, error="invalid_token", error_description="The token has expired."',
+        id="expired-token-401-with-description",
+    ),
+    pytest.param(
+        UnknownKeyId("The token's signing key (kid) is not in the issuer's key set."),
+        401,
+        "invalid_token",
+        "invalid_token",
+        f'{REALM}, error="invalid_token", '
+        "error_description=\"The token's signing key (kid) is not in the issuer's key set.\"",
+        id="unknown-kid-401-with-description",
+    ),
+    pytest.param(
+        InsufficientScope("The token lacks the scope read:orders.", ("read:orders",)),
+        403,
+        "auth.insufficient_scope",
+        "insufficient_scope",
+        f'{REALM}, error="insufficient_scope", scope="read:orders", '
+        'error_description="The token lacks the scope read:orders."',
+        id="insufficient-scope-403-names-scope",
+    ),
+    pytest.param(
+        InsufficientScope("The token needs one of the scopes admin superuser.", ("admin", "superuser")),
+        403,
+        "auth.insufficient_scope",
+        "insufficient_scope",
+        f'{REALM}, error="insufficient_scope", scope="admin superuser", '
+        'error_description="The token needs one of the scopes admin superuser."',
+        id="insufficient-scope-403-space-joins-scopes",
+    ),
+    pytest.param(
+        InsufficientClaims("The token's roles claim does not hold admin."),
+        403,
+        "auth.insufficient_claims",
+        "insufficient_scope",
+        f'{REALM}, error="insufficient_scope", error_description="The token\'s roles claim does not hold admin."',
+        id="insufficient-claims-403-no-scope-attribute",
+    ),
+    pytest.param(
+        RouteDenied("No rule allows this request."),
+        403,
+        "auth.route_denied",
+        "forbidden",
+        None,
+        id="route-denied-403-no-challenge",
+    ),
+    pytest.param(
+        RequestRejected("Two headers name different original hosts.", "conflicting_host"),
+        403,
+        "auth.request_rejected",
+        "forbidden",
+        None,
+        id="request-rejected-403-no-challenge",
+    ),
+    pytest.param(
+        KeysUnavailable("The issuer's keys could not be fetched yet.", 5),
+        503,
+        "auth.keys_unavailable",
+        "temporarily_unavailable",
+        None,
+        id="keys-unavailable-503-no-challenge",
+    ),
+    pytest.param(
+        DecisionFailed(), 503, "auth.internal_error", "server_error", None, id="decision-failed-503-no-challenge"
+    ),
 ]
 
 
@@ -171,8 +226,11 @@ def test_insufficient_scope_keeps_required_scopes() -> None:
 REASONS = [
     pytest.param(AuthorizationMissing(), "authorization_header_missing", id="missing-reason"),
     pytest.param(TokenFormatInvalid("m"), "authorization_token_invalid_format", id="format-default-reason"),
-    pytest.param(TokenFormatInvalid("m", "authorization_header_repeated"), "authorization_header_repeated",
-                 id="format-explicit-reason"),
+    pytest.param(
+        TokenFormatInvalid("m", "authorization_header_repeated"),
+        "authorization_header_repeated",
+        id="format-explicit-reason",
+    ),
     pytest.param(InvalidToken("m"), "token_invalid", id="invalid-token-default-reason"),
     pytest.param(UnknownKeyId("m"), "token_kid_unknown", id="unknown-kid-reason"),
     pytest.param(RouteDenied("m"), "route_denied", id="route-denied-reason"),
@@ -222,4 +280,4 @@ def test_allow_answer_is_exactly_200_with_empty_body(identity_headers: tuple[tup
     assert named[b"cache-control"] == b"no-store"
     assert b"www-authenticate" not in named
     # The identity headers go out unchanged and in order, after the fixed ones.
-    assert tuple(headers[len(headers) - len(identity_headers):]) == identity_headers
+    assert tuple(headers[len(headers) - len(identity_headers) :]) == identity_headers

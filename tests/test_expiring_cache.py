@@ -54,16 +54,27 @@ def test_put_again_replaces_value_and_expiry() -> None:
 
 # Each op: ("put", key) with a far expiry, or ("get", key). Capacity 3.
 LRU = [
-    pytest.param([("put", "a"), ("put", "b"), ("put", "c"), ("put", "d")], {"b", "c", "d"},
-                 id="oldest-evicted-first"),
-    pytest.param([("put", "a"), ("put", "b"), ("put", "c"), ("get", "a"), ("put", "d")], {"a", "c", "d"},
-                 id="get-refreshes-recency"),
-    pytest.param([("put", "a"), ("put", "b"), ("put", "c"), ("put", "a"), ("put", "d")], {"a", "c", "d"},
-                 id="put-again-refreshes-recency"),
-    pytest.param([("put", "a"), ("put", "b"), ("put", "c"), ("get", "a"), ("get", "b"), ("put", "d")],
-                 {"a", "b", "d"}, id="least-recently-got-evicted"),
-    pytest.param([("put", "a"), ("put", "b"), ("put", "c"), ("get", "zzz"), ("put", "d")], {"b", "c", "d"},
-                 id="miss-changes-nothing"),
+    pytest.param([("put", "a"), ("put", "b"), ("put", "c"), ("put", "d")], {"b", "c", "d"}, id="oldest-evicted-first"),
+    pytest.param(
+        [("put", "a"), ("put", "b"), ("put", "c"), ("get", "a"), ("put", "d")],
+        {"a", "c", "d"},
+        id="get-refreshes-recency",
+    ),
+    pytest.param(
+        [("put", "a"), ("put", "b"), ("put", "c"), ("put", "a"), ("put", "d")],
+        {"a", "c", "d"},
+        id="put-again-refreshes-recency",
+    ),
+    pytest.param(
+        [("put", "a"), ("put", "b"), ("put", "c"), ("get", "a"), ("get", "b"), ("put", "d")],
+        {"a", "b", "d"},
+        id="least-recently-got-evicted",
+    ),
+    pytest.param(
+        [("put", "a"), ("put", "b"), ("put", "c"), ("get", "zzz"), ("put", "d")],
+        {"b", "c", "d"},
+        id="miss-changes-nothing",
+    ),
     pytest.param([("put", k) for k in "abcdefg"], {"e", "f", "g"}, id="never-over-capacity"),
     pytest.param([("put", "a"), ("put", "b")], {"a", "b"}, id="under-capacity-keeps-all"),
 ]

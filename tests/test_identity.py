@@ -25,12 +25,20 @@ BUILT_IN = ["x-auth-subject", "x-auth-issuer", "x-auth-scopes", "x-auth-client-i
 AUDIENCE = "https://api.example.com"
 
 
-def build(claims: dict[str, Any], claim_headers: tuple[tuple[str, str], ...] = (),
-          scope_claim: str = "scope", claim_paths: frozenset[str] = frozenset()
-          ) -> tuple[Identity, list[tuple[str, str]]]:
+def build(
+    claims: dict[str, Any],
+    claim_headers: tuple[tuple[str, str], ...] = (),
+    scope_claim: str = "scope",
+    claim_paths: frozenset[str] = frozenset(),
+) -> tuple[Identity, list[tuple[str, str]]]:
     dropped: list[tuple[str, str]] = []
-    identity = build_identity({"iss": ISSUER, "aud": AUDIENCE, **claims}, scope_claim, claim_headers, claim_paths,
-                              lambda name, why: dropped.append((name, why)))
+    identity = build_identity(
+        {"iss": ISSUER, "aud": AUDIENCE, **claims},
+        scope_claim,
+        claim_headers,
+        claim_paths,
+        lambda name, why: dropped.append((name, why)),
+    )
     return identity, dropped
 
 
@@ -46,8 +54,10 @@ def removed(identity: Identity) -> set[str]:
 
 
 def test_full_identity() -> None:
-    identity, dropped = build({"sub": "user-1", "scope": "write:orders read:orders", "client_id": "client-1",
-                               "organization_id": "org-1"}, claim_paths=frozenset({"organization_id"}))
+    identity, dropped = build(
+        {"sub": "user-1", "scope": "write:orders read:orders", "client_id": "client-1", "organization_id": "org-1"},
+        claim_paths=frozenset({"organization_id"}),
+    )
     assert identity.headers == (
         (b"x-auth-subject", b"user-1"),
         (b"x-auth-issuer", ISSUER.encode()),
@@ -156,10 +166,16 @@ DROPPED = [
     pytest.param(["ok", "a\nb"], "claim holds control characters", id="control-character-in-list-item-dropped"),
     pytest.param("李小龙", "claim is not latin-1", id="cjk-dropped"),
     pytest.param("smile 😀", "claim is not latin-1", id="emoji-dropped"),
-    pytest.param("x" * (MAX_HEADER_VALUE_BYTES + 1), f"claim is longer than {MAX_HEADER_VALUE_BYTES} bytes",
-                 id="over-size-limit-dropped"),
-    pytest.param(["x" * 1024, "y" * 1024], f"claim is longer than {MAX_HEADER_VALUE_BYTES} bytes",
-                 id="joined-list-over-size-limit-dropped"),
+    pytest.param(
+        "x" * (MAX_HEADER_VALUE_BYTES + 1),
+        f"claim is longer than {MAX_HEADER_VALUE_BYTES} bytes",
+        id="over-size-limit-dropped",
+    ),
+    pytest.param(
+        ["x" * 1024, "y" * 1024],
+        f"claim is longer than {MAX_HEADER_VALUE_BYTES} bytes",
+        id="joined-list-over-size-limit-dropped",
+    ),
     pytest.param([{"a": 1}], "claim is a list of non-scalar values", id="list-of-objects-dropped"),
     pytest.param([["a"]], "claim is a list of non-scalar values", id="nested-list-dropped"),
     pytest.param(["a", True], "claim is a list of non-scalar values", id="list-with-bool-dropped"),
@@ -193,16 +209,29 @@ def test_built_in_header_with_control_characters_dropped(claim: str, header: str
 
 
 REMOVE = [
-    pytest.param({"sub": "u", "scope": "a", "client_id": "c", "organization_id": "o", "email": "e@x"}, set(),
-                 id="all-set-nothing-to-remove"),
-    pytest.param({"sub": "u", "scope": "a", "client_id": "c", "email": "e@x"}, {"x-auth-organization-id"},
-                 id="no-organization-remove-it"),
-    pytest.param({"sub": "u"}, {"x-auth-scopes", "x-auth-client-id", "x-auth-organization-id", "x-auth-email"},
-                 id="subject-only-remove-the-rest"),
-    pytest.param({}, {"x-auth-subject", "x-auth-scopes", "x-auth-client-id", "x-auth-organization-id",
-                      "x-auth-email"}, id="issuer-only-remove-the-rest"),
-    pytest.param({"sub": "u", "scope": "a", "azp": "c", "organization_id": "o"}, {"x-auth-email"},
-                 id="azp-counts-as-client-id"),
+    pytest.param(
+        {"sub": "u", "scope": "a", "client_id": "c", "organization_id": "o", "email": "e@x"},
+        set(),
+        id="all-set-nothing-to-remove",
+    ),
+    pytest.param(
+        {"sub": "u", "scope": "a", "client_id": "c", "email": "e@x"},
+        {"x-auth-organization-id"},
+        id="no-organization-remove-it",
+    ),
+    pytest.param(
+        {"sub": "u"},
+        {"x-auth-scopes", "x-auth-client-id", "x-auth-organization-id", "x-auth-email"},
+        id="subject-only-remove-the-rest",
+    ),
+    pytest.param(
+        {},
+        {"x-auth-subject", "x-auth-scopes", "x-auth-client-id", "x-auth-organization-id", "x-auth-email"},
+        id="issuer-only-remove-the-rest",
+    ),
+    pytest.param(
+        {"sub": "u", "scope": "a", "azp": "c", "organization_id": "o"}, {"x-auth-email"}, id="azp-counts-as-client-id"
+    ),
 ]
 
 
@@ -212,8 +241,7 @@ def test_envoy_removes_exactly_the_identity_headers_not_set(claims: dict[str, An
     names = header_map(identity)
     if unset:
         assert removed(identity) == unset
-        assert names[ENVOY_REMOVE_HEADER].decode().split(",") == [n for n in [*BUILT_IN, "x-auth-email"]
-                                                                  if n in unset]
+        assert names[ENVOY_REMOVE_HEADER].decode().split(",") == [n for n in [*BUILT_IN, "x-auth-email"] if n in unset]
     else:
         assert ENVOY_REMOVE_HEADER not in names
     set_names = {name.decode() for name in names if name != ENVOY_REMOVE_HEADER}
@@ -227,14 +255,18 @@ def test_envoy_remove_header_name() -> None:
 
 ANONYMOUS = [
     pytest.param((), BUILT_IN, id="built-in-headers-only"),
-    pytest.param((("X-Auth-Email", "email"), ("X-Auth-Tenant", "tenant")),
-                 [*BUILT_IN, "x-auth-email", "x-auth-tenant"], id="configured-headers-too"),
+    pytest.param(
+        (("X-Auth-Email", "email"), ("X-Auth-Tenant", "tenant")),
+        [*BUILT_IN, "x-auth-email", "x-auth-tenant"],
+        id="configured-headers-too",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("claim_headers", "names"), ANONYMOUS)
-def test_anonymous_headers_remove_every_identity_header(claim_headers: tuple[tuple[str, str], ...],
-                                                        names: list[str]) -> None:
+def test_anonymous_headers_remove_every_identity_header(
+    claim_headers: tuple[tuple[str, str], ...], names: list[str]
+) -> None:
     assert anonymous_headers(claim_headers) == ((ENVOY_REMOVE_HEADER, ",".join(names).encode()),)
 
 

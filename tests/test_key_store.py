@@ -94,8 +94,9 @@ class Clock:
 
 
 @asynccontextmanager
-async def issuer_keys(fake: FakeIssuer, config: IssuerConfig = CONFIG, clock: Clock | None = None
-                      ) -> AsyncIterator[IssuerKeys]:
+async def issuer_keys(
+    fake: FakeIssuer, config: IssuerConfig = CONFIG, clock: Clock | None = None
+) -> AsyncIterator[IssuerKeys]:
     async with httpx.AsyncClient(transport=httpx.MockTransport(fake)) as client:
         yield IssuerKeys(config, client, FetchStats(), clock=clock or Clock())
 
@@ -111,6 +112,7 @@ def answer(status: int, body: bytes = b"", headers: dict[str, str] | None = None
 def raises(error: type[httpx.HTTPError]) -> Handler:
     def handler(request: httpx.Request) -> httpx.Response:
         raise error("simulated", request=request)
+
     return handler
 
 
@@ -137,6 +139,7 @@ def test_discovery_then_jwks() -> None:
             assert keys.usable() is keys.keys
             clock.now += 5
             assert keys.age() == 5
+
     asyncio.run(scenario())
 
 
@@ -148,6 +151,7 @@ def test_configured_jwks_uri_skips_discovery() -> None:
             await keys.refresh()
             assert fake.calls == [JWKS_URL, JWKS_URL]
             assert set(keys.usable().by_kid) == {"k1"}
+
     asyncio.run(scenario())
 
 
@@ -158,9 +162,12 @@ def test_discovery_url_of_issuer_with_trailing_slash() -> None:
         config = IssuerConfig(issuer=issuer, audiences=(AUDIENCE,))
         async with issuer_keys(fake, config) as keys:
             await keys.refresh()
-            assert fake.calls == ["https://idp.example.com/.well-known/openid-configuration",
-                                  "https://idp.example.com/keys"]
+            assert fake.calls == [
+                "https://idp.example.com/.well-known/openid-configuration",
+                "https://idp.example.com/keys",
+            ]
             assert keys.last_error is None
+
     asyncio.run(scenario())
 
 
@@ -172,19 +179,25 @@ def test_algorithm_allow_list_applies_to_fetched_keys() -> None:
             assert k.keys is None
             assert "none of its algorithms is allowed" in (k.last_error or "")
             assert stats_of(k) == {"invalid": 1}
+
     asyncio.run(scenario())
 
 
 BAD_DISCOVERY = [
-    pytest.param({"issuer": "https://evil.example.com/oidc", "jwks_uri": JWKS_URL}, "names another issuer",
-                 id="other-issuer-not-usable"),
-    pytest.param({"issuer": ISSUER + "/", "jwks_uri": JWKS_URL}, "names another issuer",
-                 id="issuer-compared-exactly-not-usable"),
+    pytest.param(
+        {"issuer": "https://evil.example.com/oidc", "jwks_uri": JWKS_URL},
+        "names another issuer",
+        id="other-issuer-not-usable",
+    ),
+    pytest.param(
+        {"issuer": ISSUER + "/", "jwks_uri": JWKS_URL}, "names another issuer", id="issuer-compared-exactly-not-usable"
+    ),
     pytest.param({"jwks_uri": JWKS_URL}, "names another issuer", id="no-issuer-not-usable"),
     pytest.param([ISSUER, JWKS_URL], "names another issuer", id="json-array-not-usable"),
     pytest.param({"issuer": ISSUER}, "has no http(s) jwks_uri", id="no-jwks-uri-not-usable"),
-    pytest.param({"issuer": ISSUER, "jwks_uri": "file:///etc/passwd"}, "has no http(s) jwks_uri",
-                 id="file-jwks-uri-not-usable"),
+    pytest.param(
+        {"issuer": ISSUER, "jwks_uri": "file:///etc/passwd"}, "has no http(s) jwks_uri", id="file-jwks-uri-not-usable"
+    ),
     pytest.param({"issuer": ISSUER, "jwks_uri": 5}, "has no http(s) jwks_uri", id="numeric-jwks-uri-not-usable"),
 ]
 
@@ -205,6 +218,7 @@ def test_unusable_discovery_document(document: object, why: str) -> None:
             assert caught.value.status == 503
             assert caught.value.retry_after == 5
             assert keys.last_error not in caught.value.message  # the client hears no internals
+
     asyncio.run(scenario())
 
 
@@ -212,29 +226,75 @@ FAILURES = [
     pytest.param(JWKS_URL, answer(500), "http_error", f"GET {JWKS_URL} answered 500", id="jwks-500-http-error"),
     pytest.param(JWKS_URL, answer(404), "http_error", f"GET {JWKS_URL} answered 404", id="jwks-404-http-error"),
     pytest.param(JWKS_URL, answer(204), "http_error", f"GET {JWKS_URL} answered 204", id="jwks-204-http-error"),
-    pytest.param(JWKS_URL, answer(302, headers={"location": "https://evil.example.com/jwks"}), "http_error",
-                 f"GET {JWKS_URL} answered 302", id="jwks-redirect-not-followed-http-error"),
-    pytest.param(DISCOVERY_URL, answer(503), "http_error", f"GET {DISCOVERY_URL} answered 503",
-                 id="discovery-503-http-error"),
-    pytest.param(JWKS_URL, answer(200, b"<html>login</html>"), "invalid", "the JWKS is not valid JSON",
-                 id="jwks-garbage-invalid"),
-    pytest.param(JWKS_URL, answer(200, b'{"keys": []}'), "invalid",
-                 "the JWKS has no usable signing key (it is empty)", id="jwks-without-keys-invalid"),
-    pytest.param(DISCOVERY_URL, answer(200, b"<html>"), "invalid",
-                 f"discovery document at {DISCOVERY_URL} is not JSON", id="discovery-garbage-invalid"),
-    pytest.param(JWKS_URL, answer(200, padded({"keys": [JWK_1]}, MAX_DOCUMENT_BYTES + 1)), "invalid",
-                 f"GET {JWKS_URL} is larger than {MAX_DOCUMENT_BYTES} bytes", id="jwks-oversized-invalid"),
-    pytest.param(DISCOVERY_URL, answer(200, padded({"issuer": ISSUER, "jwks_uri": JWKS_URL},
-                                                   MAX_DOCUMENT_BYTES + 1)), "invalid",
-                 f"GET {DISCOVERY_URL} is larger than {MAX_DOCUMENT_BYTES} bytes", id="discovery-oversized-invalid"),
-    pytest.param(JWKS_URL, raises(httpx.ConnectError), "network_error", f"GET {JWKS_URL} failed: ConnectError",
-                 id="jwks-connect-error-network-error"),
-    pytest.param(DISCOVERY_URL, raises(httpx.ConnectError), "network_error",
-                 f"GET {DISCOVERY_URL} failed: ConnectError", id="discovery-connect-error-network-error"),
-    pytest.param(JWKS_URL, raises(httpx.ReadTimeout), "network_error", f"GET {JWKS_URL} failed: ReadTimeout",
-                 id="jwks-read-timeout-network-error"),
-    pytest.param(JWKS_URL, raises(httpx.RemoteProtocolError), "network_error",
-                 f"GET {JWKS_URL} failed: RemoteProtocolError", id="jwks-protocol-error-network-error"),
+    pytest.param(
+        JWKS_URL,
+        answer(302, headers={"location": "https://evil.example.com/jwks"}),
+        "http_error",
+        f"GET {JWKS_URL} answered 302",
+        id="jwks-redirect-not-followed-http-error",
+    ),
+    pytest.param(
+        DISCOVERY_URL, answer(503), "http_error", f"GET {DISCOVERY_URL} answered 503", id="discovery-503-http-error"
+    ),
+    pytest.param(
+        JWKS_URL, answer(200, b"<html>login</html>"), "invalid", "the JWKS is not valid JSON", id="jwks-garbage-invalid"
+    ),
+    pytest.param(
+        JWKS_URL,
+        answer(200, b'{"keys": []}'),
+        "invalid",
+        "the JWKS has no usable signing key (it is empty)",
+        id="jwks-without-keys-invalid",
+    ),
+    pytest.param(
+        DISCOVERY_URL,
+        answer(200, b"<html>"),
+        "invalid",
+        f"discovery document at {DISCOVERY_URL} is not JSON",
+        id="discovery-garbage-invalid",
+    ),
+    pytest.param(
+        JWKS_URL,
+        answer(200, padded({"keys": [JWK_1]}, MAX_DOCUMENT_BYTES + 1)),
+        "invalid",
+        f"GET {JWKS_URL} is larger than {MAX_DOCUMENT_BYTES} bytes",
+        id="jwks-oversized-invalid",
+    ),
+    pytest.param(
+        DISCOVERY_URL,
+        answer(200, padded({"issuer": ISSUER, "jwks_uri": JWKS_URL}, MAX_DOCUMENT_BYTES + 1)),
+        "invalid",
+        f"GET {DISCOVERY_URL} is larger than {MAX_DOCUMENT_BYTES} bytes",
+        id="discovery-oversized-invalid",
+    ),
+    pytest.param(
+        JWKS_URL,
+        raises(httpx.ConnectError),
+        "network_error",
+        f"GET {JWKS_URL} failed: ConnectError",
+        id="jwks-connect-error-network-error",
+    ),
+    pytest.param(
+        DISCOVERY_URL,
+        raises(httpx.ConnectError),
+        "network_error",
+        f"GET {DISCOVERY_URL} failed: ConnectError",
+        id="discovery-connect-error-network-error",
+    ),
+    pytest.param(
+        JWKS_URL,
+        raises(httpx.ReadTimeout),
+        "network_error",
+        f"GET {JWKS_URL} failed: ReadTimeout",
+        id="jwks-read-timeout-network-error",
+    ),
+    pytest.param(
+        JWKS_URL,
+        raises(httpx.RemoteProtocolError),
+        "network_error",
+        f"GET {JWKS_URL} failed: RemoteProtocolError",
+        id="jwks-protocol-error-network-error",
+    ),
 ]
 
 
@@ -252,6 +312,7 @@ def test_failed_fetch_counted_and_described(url: str, handler: Handler, result: 
             with pytest.raises(KeysUnavailable) as caught:
                 keys.usable()
             assert (caught.value.status, caught.value.retry_after) == (503, 5)
+
     asyncio.run(scenario())
 
 
@@ -263,6 +324,7 @@ def test_document_of_exactly_the_size_limit_accepted() -> None:
             await keys.refresh()
             assert keys.last_error is None
             assert set(keys.usable().by_kid) == {"k1"}
+
     asyncio.run(scenario())
 
 
@@ -278,6 +340,7 @@ def test_redirect_not_followed_by_the_key_store_client() -> None:
             assert store.stats.by_result == {"http_error": 1}
         finally:
             await store.close()
+
     asyncio.run(scenario())
 
 
@@ -289,6 +352,7 @@ def test_one_malformed_key_does_not_lose_the_others() -> None:
             await keys.refresh()
             assert set(keys.usable().by_kid) == {"k1"}
             assert stats_of(keys) == {"ok": 1}
+
     asyncio.run(scenario())
 
 
@@ -300,6 +364,7 @@ def test_deeply_nested_discovery_document_is_invalid_not_a_crash() -> None:
             await keys.refresh()
             assert stats_of(keys) == {"invalid": 1}
             assert keys.keys is None
+
     asyncio.run(scenario())
 
 
@@ -308,12 +373,15 @@ def test_malformed_cache_control_max_age_is_ignored_not_a_crash() -> None:
         fake = FakeIssuer()
         # "max-age=¹": a latin-1 superscript one, which str.isdigit() accepts and float() refuses.
         fake.override[JWKS_URL] = lambda request: httpx.Response(
-            200, content=json.dumps({"keys": [JWK_1]}).encode(),
-            headers=[(b"cache-control", "max-age=\xb9".encode("latin-1"))])
+            200,
+            content=json.dumps({"keys": [JWK_1]}).encode(),
+            headers=[(b"cache-control", "max-age=\xb9".encode("latin-1"))],
+        )
         async with issuer_keys(fake) as keys:
             await keys.refresh()
             assert set(keys.usable().by_kid) == {"k1"}
             assert keys._next_delay() == CONFIG.refresh
+
     asyncio.run(scenario())
 
 
@@ -336,6 +404,7 @@ def test_keys_kept_after_later_failures() -> None:
             assert keys.usable() is good
             assert keys.last_error == f"GET {JWKS_URL} failed: ConnectError"
             assert stats_of(keys) == {"ok": 1, "http_error": 1, "network_error": 1}
+
     asyncio.run(scenario())
 
 
@@ -360,6 +429,7 @@ def test_discovery_repeated_after_a_failure_and_new_keys_installed() -> None:
             assert set(keys.usable().by_kid) == {"k2"}
             assert keys.fetched_at == 2000.0
             assert keys.last_error is None
+
     asyncio.run(scenario())
 
 
@@ -367,7 +437,9 @@ STALENESS = [
     pytest.param({}, 600 + 3600, True, id="no-max-age-usable-until-refresh-plus-max-stale"),
     pytest.param({}, 600 + 3600 + 1, False, id="no-max-age-503-after-refresh-plus-max-stale"),
     pytest.param({"cache-control": "max-age=120"}, 120 + 3600, True, id="max-age-usable-until-max-age-plus-max-stale"),
-    pytest.param({"cache-control": "max-age=120"}, 120 + 3600 + 1, False, id="max-age-503-after-max-age-plus-max-stale"),
+    pytest.param(
+        {"cache-control": "max-age=120"}, 120 + 3600 + 1, False, id="max-age-503-after-max-age-plus-max-stale"
+    ),
     pytest.param({"cache-control": "max-age=5"}, MIN_REFRESH + 3600, True, id="short-max-age-raised-to-min-refresh"),
     pytest.param({"cache-control": "max-age=5"}, MIN_REFRESH + 3600 + 1, False, id="short-max-age-503-after-min"),
 ]
@@ -391,6 +463,7 @@ def test_staleness_limit(headers: dict[str, str], elapsed: float, usable: bool) 
                 assert (caught.value.status, caught.value.retry_after) == (503, 30)
                 assert caught.value.message == "The issuer's keys are too old: the issuer has not answered."
                 assert keys.last_error == f"GET {JWKS_URL} answered 503"  # for /readyz and logs
+
     asyncio.run(scenario())
 
 
@@ -402,6 +475,7 @@ def test_never_fetched_message_names_the_reason() -> None:
             assert caught.value.message == "The issuer's keys could not be fetched yet."
             assert keys.last_error == "keys not fetched yet"
             assert caught.value.retry_after == 5
+
     asyncio.run(scenario())
 
 
@@ -429,6 +503,7 @@ def test_cache_control_max_age_and_refresh_interval(headers: dict[str, str], del
         async with issuer_keys(fake) as keys:
             await keys.refresh()
             assert keys._next_delay() == delay
+
     asyncio.run(scenario())
 
 
@@ -456,6 +531,7 @@ def test_retry_delay_grows_with_consecutive_failures(failures: int, delay: float
             assert delays[-1] == delay
             assert delays == sorted(delays), "delays never shrink while failures continue"
             assert max(delays) < CONFIG.refresh
+
     asyncio.run(scenario())
 
 
@@ -477,6 +553,7 @@ def test_success_resets_the_retry_delay() -> None:
             fake.override[JWKS_URL] = answer(500)
             await keys.refresh()
             assert keys._next_delay() == RETRY_DELAYS[0]
+
     asyncio.run(scenario())
 
 
@@ -498,6 +575,7 @@ def test_unknown_kid_refresh_at_most_once_per_cooldown() -> None:
             assert await keys.refresh_for_unknown_kid() is True
             assert fake.count(JWKS_URL) == 2
             assert set(keys.usable().by_kid) == {"k1", "k2"}
+
     asyncio.run(scenario())
 
 
@@ -527,6 +605,7 @@ def test_failed_unknown_kid_refresh_is_503_and_retried_after_the_backoff_not_ham
             clock.now += RETRY_DELAYS[1]
             assert await keys.refresh_for_unknown_kid() is True
             assert set(keys.usable().by_kid) == {"k2"}
+
     asyncio.run(scenario())
 
 
@@ -541,6 +620,7 @@ def test_concurrent_unknown_kid_callers_share_one_fetch() -> None:
             # Every caller waited for that fetch, so every one can now find the new kid.
             assert results == [True] * 20
             assert "k2" in keys.usable().by_kid
+
     asyncio.run(scenario())
 
 
@@ -551,6 +631,7 @@ def test_concurrent_callers_with_discovery_share_one_discovery_and_one_jwks_fetc
         async with issuer_keys(fake) as keys:
             await asyncio.gather(*(keys.refresh_for_unknown_kid() for _ in range(20)), keys.refresh(), keys.refresh())
             assert fake.calls == [DISCOVERY_URL, JWKS_URL]
+
     asyncio.run(scenario())
 
 
@@ -564,6 +645,7 @@ def test_unknown_kid_joins_a_scheduled_refresh_under_way() -> None:
             assert await keys.refresh_for_unknown_kid() is True
             await scheduled
             assert fake.count(JWKS_URL) == 1
+
     asyncio.run(scenario())
 
 
@@ -587,6 +669,7 @@ def test_slow_fetch_unknown_kid_gives_up_after_the_wait(monkeypatch: pytest.Monk
             await keys.refresh()
             assert fake.count(JWKS_URL) == 1
             assert set(keys.usable().by_kid) == {"k1"}
+
     asyncio.run(scenario())
 
 
@@ -607,11 +690,13 @@ def test_key_store_not_ready_until_each_issuer_has_keys() -> None:
                 await keys.refresh()
             assert store.not_ready() == {
                 OTHER: "The issuer's keys could not be fetched yet. Last error: "
-                       f"GET {OTHER}/.well-known/openid-configuration failed: ConnectError"}
+                f"GET {OTHER}/.well-known/openid-configuration failed: ConnectError"
+            }
             assert store.stats.by_result == {"ok": 1, "network_error": 1}
             assert store.issuers[ISSUER].usable() is store.issuers[ISSUER].keys
         finally:
             await store.close()
+
     asyncio.run(scenario())
 
 
@@ -630,4 +715,5 @@ def test_key_store_start_fetches_in_background_and_close_stops() -> None:
             await store.close()
         assert all(task.done() for task in store._tasks)
         assert fake.calls == [DISCOVERY_URL, JWKS_URL]
+
     asyncio.run(scenario())

@@ -139,31 +139,56 @@ P256_PUBLIC = public_jwk(PRIVATE["P-256"], kid="bad")
 ED_PUBLIC = public_jwk(PRIVATE["Ed25519"], kid="bad")
 
 SKIPPED = [
-    pytest.param({"kty": "oct", "k": "c2VjcmV0LXNlY3JldC1zZWNyZXQ", "kid": "bad", "alg": "HS256"},
-                 "key type 'oct' is not an asymmetric signature key", id="symmetric-oct-key-skipped"),
-    pytest.param({"kty": "oct", "k": "c2VjcmV0", "kid": "bad"},
-                 "key type 'oct' is not an asymmetric signature key", id="oct-key-without-alg-skipped"),
-    pytest.param({**P256_PUBLIC, "crv": "P-192"}, "key type 'EC' is not an asymmetric signature key",
-                 id="unknown-curve-skipped"),
-    pytest.param({**ED_PUBLIC, "crv": "X25519"}, "key type 'OKP' is not an asymmetric signature key",
-                 id="x25519-key-agreement-curve-skipped"),
-    pytest.param({k: v for k, v in P256_PUBLIC.items() if k != "kty"}, "key type None is not an asymmetric signature key",
-                 id="no-kty-skipped"),
+    pytest.param(
+        {"kty": "oct", "k": "c2VjcmV0LXNlY3JldC1zZWNyZXQ", "kid": "bad", "alg": "HS256"},
+        "key type 'oct' is not an asymmetric signature key",
+        id="symmetric-oct-key-skipped",
+    ),
+    pytest.param(
+        {"kty": "oct", "k": "c2VjcmV0", "kid": "bad"},
+        "key type 'oct' is not an asymmetric signature key",
+        id="oct-key-without-alg-skipped",
+    ),
+    pytest.param(
+        {**P256_PUBLIC, "crv": "P-192"}, "key type 'EC' is not an asymmetric signature key", id="unknown-curve-skipped"
+    ),
+    pytest.param(
+        {**ED_PUBLIC, "crv": "X25519"},
+        "key type 'OKP' is not an asymmetric signature key",
+        id="x25519-key-agreement-curve-skipped",
+    ),
+    pytest.param(
+        {k: v for k, v in P256_PUBLIC.items() if k != "kty"},
+        "key type None is not an asymmetric signature key",
+        id="no-kty-skipped",
+    ),
     pytest.param({**RSA_PUBLIC, "use": "enc"}, "use is not sig", id="use-enc-skipped"),
     pytest.param({**P256_PUBLIC, "use": "enc"}, "use is not sig", id="ec-use-enc-skipped"),
-    pytest.param({**P256_PUBLIC, "alg": "ES384"}, "its alg does not fit its key type", id="p256-with-es384-alg-skipped"),
+    pytest.param(
+        {**P256_PUBLIC, "alg": "ES384"}, "its alg does not fit its key type", id="p256-with-es384-alg-skipped"
+    ),
     pytest.param({**RSA_PUBLIC, "alg": "ES256"}, "its alg does not fit its key type", id="rsa-with-es256-alg-skipped"),
-    pytest.param({**RSA_PUBLIC, "alg": "RSA-OAEP"}, "its alg does not fit its key type",
-                 id="rsa-encryption-alg-skipped"),
+    pytest.param(
+        {**RSA_PUBLIC, "alg": "RSA-OAEP"}, "its alg does not fit its key type", id="rsa-encryption-alg-skipped"
+    ),
     pytest.param({**RSA_PUBLIC, "alg": "HS256"}, "its alg does not fit its key type", id="rsa-with-hs256-alg-skipped"),
     pytest.param({**P256_PUBLIC, "alg": "none"}, "its alg does not fit its key type", id="alg-none-skipped"),
     pytest.param({**ED_PUBLIC, "alg": "ES256"}, "its alg does not fit its key type", id="okp-with-es256-alg-skipped"),
-    pytest.param(private_jwk(PRIVATE["P-256"], kid="bad"), "it is a private key; a JWKS must publish public keys only",
-                 id="private-ec-key-skipped"),
-    pytest.param(private_jwk(PRIVATE["RSA"], kid="bad"), "it is a private key; a JWKS must publish public keys only",
-                 id="private-rsa-key-skipped"),
-    pytest.param(private_jwk(PRIVATE["Ed25519"], kid="bad"),
-                 "it is a private key; a JWKS must publish public keys only", id="private-okp-key-skipped"),
+    pytest.param(
+        private_jwk(PRIVATE["P-256"], kid="bad"),
+        "it is a private key; a JWKS must publish public keys only",
+        id="private-ec-key-skipped",
+    ),
+    pytest.param(
+        private_jwk(PRIVATE["RSA"], kid="bad"),
+        "it is a private key; a JWKS must publish public keys only",
+        id="private-rsa-key-skipped",
+    ),
+    pytest.param(
+        private_jwk(PRIVATE["Ed25519"], kid="bad"),
+        "it is a private key; a JWKS must publish public keys only",
+        id="private-okp-key-skipped",
+    ),
     pytest.param("not a key", "not an object", id="string-entry-skipped"),
     pytest.param(["kty", "EC"], "not an object", id="list-entry-skipped"),
     pytest.param(None, "not an object", id="null-entry-skipped"),
@@ -231,13 +256,17 @@ def test_duplicate_kid_keeps_the_first_and_says_so() -> None:
 
 NO_USABLE_KEY = [
     pytest.param(jwks(), "the JWKS has no usable signing key (it is empty)", id="empty-keys-list"),
-    pytest.param(jwks({"kty": "oct", "k": "c2VjcmV0"}),
-                 "the JWKS has no usable signing key (keys[0]: key type 'oct' is not an asymmetric signature key)",
-                 id="only-symmetric-key"),
-    pytest.param(jwks({**RSA_PUBLIC, "use": "enc"}, {"kty": "oct", "k": "c2VjcmV0"}),
-                 "the JWKS has no usable signing key (keys[0]: use is not sig; "
-                 "keys[1]: key type 'oct' is not an asymmetric signature key)",
-                 id="every-reason-listed"),
+    pytest.param(
+        jwks({"kty": "oct", "k": "c2VjcmV0"}),
+        "the JWKS has no usable signing key (keys[0]: key type 'oct' is not an asymmetric signature key)",
+        id="only-symmetric-key",
+    ),
+    pytest.param(
+        jwks({**RSA_PUBLIC, "use": "enc"}, {"kty": "oct", "k": "c2VjcmV0"}),
+        "the JWKS has no usable signing key (keys[0]: use is not sig; "
+        "keys[1]: key type 'oct' is not an asymmetric signature key)",
+        id="every-reason-listed",
+    ),
 ]
 
 
@@ -300,8 +329,12 @@ def test_thumbprint_depends_on_the_key_only(extra: dict[str, Any]) -> None:
 
 def test_distinct_kidless_keys_have_distinct_ids() -> None:
     keys = parse_jwks(
-        jwks(public_jwk(PRIVATE["P-256"]), public_jwk(OTHER_P256), public_jwk(PRIVATE["RSA"]),
-             public_jwk(PRIVATE["Ed25519"])),
+        jwks(
+            public_jwk(PRIVATE["P-256"]),
+            public_jwk(OTHER_P256),
+            public_jwk(PRIVATE["RSA"]),
+            public_jwk(PRIVATE["Ed25519"]),
+        ),
         ASYMMETRIC_ALGORITHMS,
     )
     assert len(keys.without_kid) == 4
@@ -310,8 +343,9 @@ def test_distinct_kidless_keys_have_distinct_ids() -> None:
 
 def test_non_string_kid_is_skipped_and_others_kept() -> None:
     """RFC 7517 §4.5: kid is a string; a key that breaks the format is not trusted."""
-    keys = parse_jwks(jwks(public_jwk(PRIVATE["P-256"], kid=7), public_jwk(PRIVATE["P-384"], kid="ok")),
-                      ASYMMETRIC_ALGORITHMS)
+    keys = parse_jwks(
+        jwks(public_jwk(PRIVATE["P-256"], kid=7), public_jwk(PRIVATE["P-384"], kid="ok")), ASYMMETRIC_ALGORITHMS
+    )
     assert set(keys.by_kid) == {"ok"} and keys.without_kid == ()
     assert keys.skipped == ("keys[0]: its kid is not a string",)
 
@@ -338,8 +372,9 @@ FOUND = [
 
 
 @pytest.mark.parametrize(("keys", "kid", "alg", "expected"), FOUND)
-def test_find_returns_the_signing_key(keys: tuple[dict[str, Any], ...], kid: str | None, alg: str,
-                                      expected: str | None) -> None:
+def test_find_returns_the_signing_key(
+    keys: tuple[dict[str, Any], ...], kid: str | None, alg: str, expected: str | None
+) -> None:
     found = key_set(*keys).find(kid, alg)
     assert alg in found.algorithms
     if expected is None:
@@ -349,31 +384,85 @@ def test_find_returns_the_signing_key(keys: tuple[dict[str, Any], ...], kid: str
 
 
 NOT_FOUND = [
-    pytest.param((ES256_K1,), "nope", "ES256", UnknownKeyId, "token_kid_unknown",
-                 "The token's signing key (kid) is not in the issuer's key set.", id="unknown-kid-refused"),
-    pytest.param((public_jwk(PRIVATE["P-256"]),), "anything", "ES256", UnknownKeyId, "token_kid_unknown",
-                 "The token's signing key (kid) is not in the issuer's key set.",
-                 id="kid-never-matches-a-kidless-key"),
-    pytest.param((ES256_K1,), "es256-1", "ES384", InvalidToken, "token_alg_key_mismatch",
-                 "The token's algorithm does not match its signing key.", id="ec-key-wrong-curve-alg-refused"),
-    pytest.param((ES256_K1,), "es256-1", "RS256", InvalidToken, "token_alg_key_mismatch",
-                 "The token's algorithm does not match its signing key.", id="ec-key-rsa-alg-refused"),
-    pytest.param((RS256_K1,), "rs256-1", "PS256", InvalidToken, "token_alg_key_mismatch",
-                 "The token's algorithm does not match its signing key.", id="key-alg-rs256-refuses-ps256"),
-    pytest.param((RS_K1,), "rsa-1", "HS256", InvalidToken, "token_alg_key_mismatch",
-                 "The token's algorithm does not match its signing key.", id="rsa-key-hs256-refused"),
-    pytest.param((ES256_K1, public_jwk(OTHER_P256, kid="es256-2", alg="ES256")), None, "ES256", InvalidToken,
-                 "token_kid_missing", "The token has no kid and the issuer publishes several keys.",
-                 id="no-kid-two-candidates-refused"),
-    pytest.param((public_jwk(PRIVATE["P-256"]), public_jwk(OTHER_P256)), None, "ES256", InvalidToken,
-                 "token_kid_missing", "The token has no kid and the issuer publishes several keys.",
-                 id="no-kid-two-kidless-candidates-refused"),
+    pytest.param(
+        (ES256_K1,),
+        "nope",
+        "ES256",
+        UnknownKeyId,
+        "token_kid_unknown",
+        "The token's signing key (kid) is not in the issuer's key set.",
+        id="unknown-kid-refused",
+    ),
+    pytest.param(
+        (public_jwk(PRIVATE["P-256"]),),
+        "anything",
+        "ES256",
+        UnknownKeyId,
+        "token_kid_unknown",
+        "The token's signing key (kid) is not in the issuer's key set.",
+        id="kid-never-matches-a-kidless-key",
+    ),
+    pytest.param(
+        (ES256_K1,),
+        "es256-1",
+        "ES384",
+        InvalidToken,
+        "token_alg_key_mismatch",
+        "The token's algorithm does not match its signing key.",
+        id="ec-key-wrong-curve-alg-refused",
+    ),
+    pytest.param(
+        (ES256_K1,),
+        "es256-1",
+        "RS256",
+        InvalidToken,
+        "token_alg_key_mismatch",
+        "The token's algorithm does not match its signing key.",
+        id="ec-key-rsa-alg-refused",
+    ),
+    pytest.param(
+        (RS256_K1,),
+        "rs256-1",
+        "PS256",
+        InvalidToken,
+        "token_alg_key_mismatch",
+        "The token's algorithm does not match its signing key.",
+        id="key-alg-rs256-refuses-ps256",
+    ),
+    pytest.param(
+        (RS_K1,),
+        "rsa-1",
+        "HS256",
+        InvalidToken,
+        "token_alg_key_mismatch",
+        "The token's algorithm does not match its signing key.",
+        id="rsa-key-hs256-refused",
+    ),
+    pytest.param(
+        (ES256_K1, public_jwk(OTHER_P256, kid="es256-2", alg="ES256")),
+        None,
+        "ES256",
+        InvalidToken,
+        "token_kid_missing",
+        "The token has no kid and the issuer publishes several keys.",
+        id="no-kid-two-candidates-refused",
+    ),
+    pytest.param(
+        (public_jwk(PRIVATE["P-256"]), public_jwk(OTHER_P256)),
+        None,
+        "ES256",
+        InvalidToken,
+        "token_kid_missing",
+        "The token has no kid and the issuer publishes several keys.",
+        id="no-kid-two-kidless-candidates-refused",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("keys", "kid", "alg", "denial", "reason", "message"), NOT_FOUND)
-def test_find_refuses(keys: tuple[dict[str, Any], ...], kid: str | None, alg: str, denial: type[InvalidToken],
-                      reason: str, message: str) -> None:
+def test_find_refuses(
+    keys: tuple[dict[str, Any], ...], kid: str | None, alg: str, denial: type[InvalidToken], reason: str, message: str
+) -> None:
     with pytest.raises(InvalidToken) as caught:
         key_set(*keys).find(kid, alg)
     assert type(caught.value) is denial

@@ -25,8 +25,8 @@ from support.tokens import mint, new_key
 
 Start = Callable[..., AuthcheckProcess]
 
-API = "https://api.example.com"            # ES384, Logto's default
-RSA_API = "https://rsa-api.example.com"    # RS256
+API = "https://api.example.com"  # ES384, Logto's default
+RSA_API = "https://rsa-api.example.com"  # RS256
 OTHER_API = "https://billing.example.com"  # registered at the provider, never configured in authcheck
 SCOPES = ["read:orders", "write:orders"]
 
@@ -47,8 +47,7 @@ def config(*issuers: tuple[str, list[str]]) -> dict[str, Any]:
     return {
         "issuers": [{"issuer": issuer, "audiences": audiences} for issuer, audiences in issuers],
         "rules": [
-            {"name": "orders-read", "match": {"paths": ["/orders/**"], "methods": ["GET"]},
-             "scopes": ["read:orders"]},
+            {"name": "orders-read", "match": {"paths": ["/orders/**"], "methods": ["GET"]}, "scopes": ["read:orders"]},
             {"name": "signed-in", "match": {"paths": ["/me/**"]}, "allow": "authenticated"},
         ],
         "default": "deny",
@@ -69,6 +68,7 @@ def kid(token: str) -> str:
 
 
 # -- answers ----------------------------------------------------------------------------
+
 
 def assert_allowed(response: httpx.Response, op: OidcProvider, client_id: str = ORDERS.client_id) -> None:
     assert response.status_code == 200, response.text
@@ -91,10 +91,10 @@ def assert_invalid_token(response: httpx.Response, *words: str) -> None:
 
 # -- a provider that is never restarted: one per module -----------------------------------
 
+
 @pytest.fixture(scope="module")
 def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OidcProvider]:
-    with OidcProvider(tmp_path_factory.mktemp("op"), [ec_key("ec-1"), rsa_key("rsa-1")],
-                      clients(), resources()) as op:
+    with OidcProvider(tmp_path_factory.mktemp("op"), [ec_key("ec-1"), rsa_key("rsa-1")], clients(), resources()) as op:
         yield op
 
 
@@ -113,9 +113,7 @@ def test_es384_client_credentials_token_is_accepted(provider: OidcProvider, serv
     assert response.content == b""
 
 
-def test_rs256_resource_as_a_second_audience_is_accepted(
-    provider: OidcProvider, service: AuthcheckProcess
-) -> None:
+def test_rs256_resource_as_a_second_audience_is_accepted(provider: OidcProvider, service: AuthcheckProcess) -> None:
     token = orders_token(provider, RSA_API, "read:orders write:orders")
     assert jwt.get_unverified_header(token) == {"typ": "at+jwt", "alg": "RS256", "kid": "rsa-1"}
     response = service.verify("GET", "/orders/1", token)
@@ -127,8 +125,12 @@ def test_rs256_provider_as_a_second_issuer_is_accepted(
     provider: OidcProvider, start_service: Start, tmp_path: Path
 ) -> None:
     """Two trusted issuers, each discovered on its own; the token's iss picks one."""
-    with OidcProvider(tmp_path / "op2", [rsa_key("rsa-2")], clients(),
-                      [Resource(RSA_API, SCOPES, alg="RS256"), Resource(API, SCOPES, alg="RS256")]) as second:
+    with OidcProvider(
+        tmp_path / "op2",
+        [rsa_key("rsa-2")],
+        clients(),
+        [Resource(RSA_API, SCOPES, alg="RS256"), Resource(API, SCOPES, alg="RS256")],
+    ) as second:
         service = start_service(config((provider.issuer, [API]), (second.issuer, [RSA_API])))
         token = orders_token(second, RSA_API)
         assert jwt.get_unverified_header(token)["alg"] == "RS256"
@@ -161,6 +163,7 @@ def test_token_for_another_resource_is_401(provider: OidcProvider, service: Auth
 
 # -- providers that restart: one per test ---------------------------------------------------
 
+
 def test_rotated_key_is_fetched_without_restarting_authcheck(tmp_path: Path, start_service: Start) -> None:
     old, new = ec_key("ec-old"), ec_key("ec-new")
     with OidcProvider(tmp_path / "op", [old], clients(), resources()) as op:
@@ -172,8 +175,8 @@ def test_rotated_key_is_fetched_without_restarting_authcheck(tmp_path: Path, sta
         op.restart(keys=[new, old])  # the new key signs first, the old one is still published
         new_token = orders_token(op)
         assert kid(new_token) == "ec-new"
-        assert_allowed(service.verify(token=new_token), op)   # unknown kid -> one refresh
-        assert_allowed(service.verify(token=old_token), op)   # seen before, key still published
+        assert_allowed(service.verify(token=new_token), op)  # unknown kid -> one refresh
+        assert_allowed(service.verify(token=old_token), op)  # seen before, key still published
         assert_allowed(service.verify(token=unseen_old), op)  # never seen, key still published
 
 

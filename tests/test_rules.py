@@ -24,8 +24,14 @@ def config(*rules: Rule, default: str = "deny") -> Config:
     return Config(issuers=(ISSUER,), rules=rules, default=default)  # type: ignore[arg-type]
 
 
-def rule(name: str, paths: tuple[str, ...] | None = None, methods: set[str] | None = None,
-         hosts: set[str] | None = None, access: Access = Access.AUTHENTICATED, scopes: tuple[str, ...] = ()) -> Rule:
+def rule(
+    name: str,
+    paths: tuple[str, ...] | None = None,
+    methods: set[str] | None = None,
+    hosts: set[str] | None = None,
+    access: Access = Access.AUTHENTICATED,
+    scopes: tuple[str, ...] = (),
+) -> Rule:
     return Rule(
         name=name,
         match=Match(
@@ -141,25 +147,55 @@ MATCHES = [
     pytest.param(rule("r", methods={"GET", "HEAD"}), request("/a", "HEAD"), True, id="second-listed-method-matches"),
     pytest.param(rule("r", methods={"GET", "HEAD"}), request("/a", "POST"), False, id="unlisted-method-no-match"),
     pytest.param(rule("r", methods={"OPTIONS"}), request("/a", "OPTIONS"), True, id="options-preflight-rule-matches"),
-    pytest.param(rule("r", hosts={"admin.example.com"}), request("/a", host="admin.example.com"), True,
-                 id="listed-host-matches"),
-    pytest.param(rule("r", hosts={"admin.example.com"}), request("/a", host="api.example.com"), False,
-                 id="unlisted-host-no-match"),
-    pytest.param(rule("r", hosts={"admin.example.com"}), request("/a", host="evil-admin.example.com"), False,
-                 id="host-is-exact-not-suffix"),
-    pytest.param(rule("r", hosts={"example.com"}), request("/a", host="admin.example.com"), False,
-                 id="host-is-exact-not-parent-domain"),
-    pytest.param(rule("r", hosts={"admin.example.com"}), request("/a", host=None), False,
-                 id="host-rule-no-match-without-host"),
+    pytest.param(
+        rule("r", hosts={"admin.example.com"}), request("/a", host="admin.example.com"), True, id="listed-host-matches"
+    ),
+    pytest.param(
+        rule("r", hosts={"admin.example.com"}),
+        request("/a", host="api.example.com"),
+        False,
+        id="unlisted-host-no-match",
+    ),
+    pytest.param(
+        rule("r", hosts={"admin.example.com"}),
+        request("/a", host="evil-admin.example.com"),
+        False,
+        id="host-is-exact-not-suffix",
+    ),
+    pytest.param(
+        rule("r", hosts={"example.com"}),
+        request("/a", host="admin.example.com"),
+        False,
+        id="host-is-exact-not-parent-domain",
+    ),
+    pytest.param(
+        rule("r", hosts={"admin.example.com"}), request("/a", host=None), False, id="host-rule-no-match-without-host"
+    ),
     pytest.param(rule("r"), request("/anything", "DELETE", host=None), True, id="empty-match-matches-everything"),
-    pytest.param(rule("r", paths=("/a",), methods={"GET"}, hosts={"h.example"}), request("/a", "GET", "h.example"),
-                 True, id="all-keys-agree-matches"),
-    pytest.param(rule("r", paths=("/a",), methods={"GET"}, hosts={"h.example"}), request("/b", "GET", "h.example"),
-                 False, id="path-disagrees-no-match"),
-    pytest.param(rule("r", paths=("/a",), methods={"GET"}, hosts={"h.example"}), request("/a", "PUT", "h.example"),
-                 False, id="method-disagrees-no-match"),
-    pytest.param(rule("r", paths=("/a",), methods={"GET"}, hosts={"h.example"}), request("/a", "GET", "x.example"),
-                 False, id="host-disagrees-no-match"),
+    pytest.param(
+        rule("r", paths=("/a",), methods={"GET"}, hosts={"h.example"}),
+        request("/a", "GET", "h.example"),
+        True,
+        id="all-keys-agree-matches",
+    ),
+    pytest.param(
+        rule("r", paths=("/a",), methods={"GET"}, hosts={"h.example"}),
+        request("/b", "GET", "h.example"),
+        False,
+        id="path-disagrees-no-match",
+    ),
+    pytest.param(
+        rule("r", paths=("/a",), methods={"GET"}, hosts={"h.example"}),
+        request("/a", "PUT", "h.example"),
+        False,
+        id="method-disagrees-no-match",
+    ),
+    pytest.param(
+        rule("r", paths=("/a",), methods={"GET"}, hosts={"h.example"}),
+        request("/a", "GET", "x.example"),
+        False,
+        id="host-disagrees-no-match",
+    ),
     pytest.param(rule("r", paths=()), request("/"), False, id="empty-path-list-matches-nothing"),
 ]
 
@@ -263,10 +299,21 @@ def test_memo_limit_does_not_change_answers() -> None:
     assert len(rules._memo) <= rules_module._MEMO_LIMIT
 
 
-def identity(*scopes: str, issuer: str = ISSUER.issuer, audiences: tuple[str, ...] = ISSUER.audiences,
-             claims: dict[str, object] | None = None) -> Identity:
-    return Identity(subject="user-1", client_id="client-1", issuer=issuer, audiences=audiences,
-                    scopes=frozenset(scopes), claims=claims or {}, headers=())
+def identity(
+    *scopes: str,
+    issuer: str = ISSUER.issuer,
+    audiences: tuple[str, ...] = ISSUER.audiences,
+    claims: dict[str, object] | None = None,
+) -> Identity:
+    return Identity(
+        subject="user-1",
+        client_id="client-1",
+        issuer=issuer,
+        audiences=audiences,
+        scopes=frozenset(scopes),
+        claims=claims or {},
+        headers=(),
+    )
 
 
 ALL = rule("r", access=Access.ALL_SCOPES, scopes=("read:orders", "write:orders"))
@@ -289,18 +336,28 @@ def test_authorize_allows(the_rule: Rule, the_identity: Identity) -> None:
 
 
 REFUSED = [
-    pytest.param(ALL, identity("read:orders"), "The token lacks the scope write:orders.",
-                 id="all-scopes-one-missing-403-names-it"),
-    pytest.param(ALL, identity(), "The token lacks the scope read:orders write:orders.",
-                 id="all-scopes-none-held-403-names-both"),
-    pytest.param(ALL, identity("read:orders:extra", "Write:Orders"), "The token lacks the scope read:orders write:orders.",
-                 id="all-scopes-exact-and-case-sensitive-403"),
-    pytest.param(ANY, identity("profile"), "The token needs one of the scopes admin superuser.",
-                 id="any-scope-none-held-403"),
-    pytest.param(ANY, identity(), "The token needs one of the scopes admin superuser.",
-                 id="any-scope-no-scopes-403"),
-    pytest.param(ANY, identity("Admin"), "The token needs one of the scopes admin superuser.",
-                 id="any-scope-case-sensitive-403"),
+    pytest.param(
+        ALL,
+        identity("read:orders"),
+        "The token lacks the scope write:orders.",
+        id="all-scopes-one-missing-403-names-it",
+    ),
+    pytest.param(
+        ALL, identity(), "The token lacks the scope read:orders write:orders.", id="all-scopes-none-held-403-names-both"
+    ),
+    pytest.param(
+        ALL,
+        identity("read:orders:extra", "Write:Orders"),
+        "The token lacks the scope read:orders write:orders.",
+        id="all-scopes-exact-and-case-sensitive-403",
+    ),
+    pytest.param(
+        ANY, identity("profile"), "The token needs one of the scopes admin superuser.", id="any-scope-none-held-403"
+    ),
+    pytest.param(ANY, identity(), "The token needs one of the scopes admin superuser.", id="any-scope-no-scopes-403"),
+    pytest.param(
+        ANY, identity("Admin"), "The token needs one of the scopes admin superuser.", id="any-scope-case-sensitive-403"
+    ),
 ]
 
 
@@ -317,24 +374,62 @@ def test_authorize_refuses_with_insufficient_scope(the_rule: Rule, the_identity:
 
 OTHER_ISSUER = "https://other.example.com"
 ON_ROUTE = [
-    pytest.param(Rule("r", Match(), Access.AUTHENTICATED, issuers=frozenset({ISSUER.issuer})), identity(), None,
-                 None, id="rule-issuer-matches-ok"),
-    pytest.param(Rule("r", Match(), Access.AUTHENTICATED, issuers=frozenset({OTHER_ISSUER})), identity(),
-                 InvalidToken, "route_issuer_not_accepted", id="rule-issuer-differs-401"),
-    pytest.param(Rule("r", Match(), Access.AUTHENTICATED, audiences=frozenset({"https://b"})),
-                 identity(audiences=("https://a", "https://b")), None, None, id="rule-audience-one-of-token-auds-ok"),
-    pytest.param(Rule("r", Match(), Access.AUTHENTICATED, audiences=frozenset({"https://c"})),
-                 identity(audiences=("https://a", "https://b")), InvalidToken, "route_audience_not_accepted",
-                 id="rule-audience-none-of-token-auds-401"),
-    pytest.param(Rule("r", Match(), Access.ALL_SCOPES, scopes=("admin",), issuers=frozenset({OTHER_ISSUER})),
-                 identity(), InvalidToken, "route_issuer_not_accepted", id="wrong-issuer-401-before-scope-403"),
-    pytest.param(Rule("r", Match(), Access.AUTHENTICATED, claims=(ClaimRequirement("roles", ("admin",)),)),
-                 identity(claims={"roles": ["user", "admin"]}), None, None, id="claim-requirement-met-ok"),
-    pytest.param(Rule("r", Match(), Access.AUTHENTICATED, claims=(ClaimRequirement("roles", ("admin",)),)),
-                 identity(claims={"roles": ["user"]}), InsufficientClaims, "insufficient_claims",
-                 id="claim-requirement-unmet-403"),
-    pytest.param(Rule("r", Match(), Access.AUTHENTICATED, claims=(ClaimRequirement("roles", ("admin",)),)),
-                 identity(), InsufficientClaims, "insufficient_claims", id="claim-requirement-missing-claim-403"),
+    pytest.param(
+        Rule("r", Match(), Access.AUTHENTICATED, issuers=frozenset({ISSUER.issuer})),
+        identity(),
+        None,
+        None,
+        id="rule-issuer-matches-ok",
+    ),
+    pytest.param(
+        Rule("r", Match(), Access.AUTHENTICATED, issuers=frozenset({OTHER_ISSUER})),
+        identity(),
+        InvalidToken,
+        "route_issuer_not_accepted",
+        id="rule-issuer-differs-401",
+    ),
+    pytest.param(
+        Rule("r", Match(), Access.AUTHENTICATED, audiences=frozenset({"https://b"})),
+        identity(audiences=("https://a", "https://b")),
+        None,
+        None,
+        id="rule-audience-one-of-token-auds-ok",
+    ),
+    pytest.param(
+        Rule("r", Match(), Access.AUTHENTICATED, audiences=frozenset({"https://c"})),
+        identity(audiences=("https://a", "https://b")),
+        InvalidToken,
+        "route_audience_not_accepted",
+        id="rule-audience-none-of-token-auds-401",
+    ),
+    pytest.param(
+        Rule("r", Match(), Access.ALL_SCOPES, scopes=("admin",), issuers=frozenset({OTHER_ISSUER})),
+        identity(),
+        InvalidToken,
+        "route_issuer_not_accepted",
+        id="wrong-issuer-401-before-scope-403",
+    ),
+    pytest.param(
+        Rule("r", Match(), Access.AUTHENTICATED, claims=(ClaimRequirement("roles", ("admin",)),)),
+        identity(claims={"roles": ["user", "admin"]}),
+        None,
+        None,
+        id="claim-requirement-met-ok",
+    ),
+    pytest.param(
+        Rule("r", Match(), Access.AUTHENTICATED, claims=(ClaimRequirement("roles", ("admin",)),)),
+        identity(claims={"roles": ["user"]}),
+        InsufficientClaims,
+        "insufficient_claims",
+        id="claim-requirement-unmet-403",
+    ),
+    pytest.param(
+        Rule("r", Match(), Access.AUTHENTICATED, claims=(ClaimRequirement("roles", ("admin",)),)),
+        identity(),
+        InsufficientClaims,
+        "insufficient_claims",
+        id="claim-requirement-missing-claim-403",
+    ),
 ]
 
 

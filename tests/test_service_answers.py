@@ -54,8 +54,11 @@ def test_missing_authorization_401_without_error_attribute(service: AuthcheckPro
     assert body(response)["code"] == "auth.authorization_header_missing"
 
 
-@pytest.mark.parametrize("value", ["Bearer", "Bearer a b", "Bearer\ttoken", "token-only"], ids=[
-    "scheme-only", "three-parts", "tab-separated", "one-part"])
+@pytest.mark.parametrize(
+    "value",
+    ["Bearer", "Bearer a b", "Bearer\ttoken", "token-only"],
+    ids=["scheme-only", "three-parts", "tab-separated", "one-part"],
+)
 def test_header_not_two_parts_401_invalid_format(service: AuthcheckProcess, value: str) -> None:
     response = service.verify(headers={"Authorization": value})
     assert response.status_code == 401
@@ -87,7 +90,8 @@ def test_expired_token_401_with_description(
     assert response.status_code == 401
     assert body(response)["code"] == "invalid_token"
     assert response.headers["www-authenticate"] == (
-        f'{REALM}, error="invalid_token", error_description="The token has expired."')
+        f'{REALM}, error="invalid_token", error_description="The token has expired."'
+    )
 
 
 def test_missing_scope_403_names_required_scopes(
@@ -97,8 +101,7 @@ def test_missing_scope_403_names_required_scopes(
     response = service.verify(uri="/orders/1", token=token)
     assert response.status_code == 403
     assert body(response)["code"] == "auth.insufficient_scope"
-    assert response.headers["www-authenticate"].startswith(
-        f'{REALM}, error="insufficient_scope", scope="read:orders"')
+    assert response.headers["www-authenticate"].startswith(f'{REALM}, error="insufficient_scope", scope="read:orders"')
 
 
 @pytest.mark.parametrize("scope,status", [("admin", 200), ("superuser", 200), ("read:orders", 403)])
@@ -126,7 +129,9 @@ def test_no_rule_matches_403_route_denied_without_challenge(
     assert "www-authenticate" not in response.headers
 
 
-def test_method_outside_rule_is_denied(service: AuthcheckProcess, jwks: JwksServer, keys: dict[str, SigningKey]) -> None:
+def test_method_outside_rule_is_denied(
+    service: AuthcheckProcess, jwks: JwksServer, keys: dict[str, SigningKey]
+) -> None:
     response = service.verify(method="DELETE", uri="/orders/1", token=mint(keys["ES384"], jwks.issuer))
     assert response.status_code == 403
     assert body(response)["code"] == "auth.route_denied"
@@ -167,7 +172,10 @@ def test_cors_preflight_passes_on_an_options_rule(service: AuthcheckProcess) -> 
 def test_authenticated_rule_accepts_any_valid_token(
     service: AuthcheckProcess, jwks: JwksServer, keys: dict[str, SigningKey]
 ) -> None:
-    assert service.verify(method="POST", uri="/me/settings", token=mint(keys["EdDSA"], jwks.issuer, scope="")).status_code == 200
+    assert (
+        service.verify(method="POST", uri="/me/settings", token=mint(keys["EdDSA"], jwks.issuer, scope="")).status_code
+        == 200
+    )
 
 
 @pytest.mark.parametrize("verify_method", ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"])
@@ -187,8 +195,9 @@ def test_envoy_path_prefix_form(service: AuthcheckProcess, jwks: JwksServer, key
 
 def test_verify_query_string_is_ignored(service: AuthcheckProcess) -> None:
     """Caddy appends the client's query to /verify: it must not change the decision."""
-    response = httpx.get(service.url + "/verify?uri=/public/x",
-                         headers={"X-Forwarded-Method": "GET", "X-Forwarded-Uri": "/orders/1"})
+    response = httpx.get(
+        service.url + "/verify?uri=/public/x", headers={"X-Forwarded-Method": "GET", "X-Forwarded-Uri": "/orders/1"}
+    )
     assert response.status_code == 401
 
 
@@ -197,8 +206,10 @@ def test_verify_never_waits_for_an_announced_body(service: AuthcheckProcess) -> 
     import socket
 
     with socket.create_connection(("127.0.0.1", service.port), timeout=3) as conn:
-        conn.sendall(b"GET /verify HTTP/1.1\r\nHost: a\r\nX-Forwarded-Method: GET\r\n"
-                     b"X-Forwarded-Uri: /public/x\r\nContent-Length: 17\r\n\r\n")
+        conn.sendall(
+            b"GET /verify HTTP/1.1\r\nHost: a\r\nX-Forwarded-Method: GET\r\n"
+            b"X-Forwarded-Uri: /public/x\r\nContent-Length: 17\r\n\r\n"
+        )
         assert conn.recv(100).startswith(b"HTTP/1.1 200")
 
 
@@ -215,7 +226,9 @@ def test_token_never_appears_in_logs(service: AuthcheckProcess, jwks: JwksServer
     assert good.split(".")[2] not in log
     allow = next(d for d in decisions if d.get("request_id") == "req-42")
     assert allow["decision"] == "allow" and allow["sub"] == "dave" and allow["rule"] == "orders-read"
-    assert {"time", "status", "code", "method", "host", "path", "client_id", "iss", "latency_ms"} <= allow.keys() | {"time"}
+    assert {"time", "status", "code", "method", "host", "path", "client_id", "iss", "latency_ms"} <= allow.keys() | {
+        "time"
+    }
     assert any(d["code"] == "invalid_token" for d in decisions)
 
 

@@ -46,9 +46,7 @@ def test_removed_key_refuses_tokens_it_signed_even_once_cached(
     assert "kid" in refused.headers["www-authenticate"]
 
 
-def test_unknown_kid_flood_costs_one_fetch(
-    service: AuthcheckProcess, jwks: JwksServer
-) -> None:
+def test_unknown_kid_flood_costs_one_fetch(service: AuthcheckProcess, jwks: JwksServer) -> None:
     strangers = [new_key("ES256", kid=f"forged-{i}") for i in range(5)]
     tokens = [mint(strangers[i % 5], jwks.issuer, jti=f"flood-{i}") for i in range(60)]
     fetches = jwks.jwks_fetches
@@ -112,9 +110,7 @@ def test_discovery_naming_another_issuer_is_refused(start_service: Start, jwks: 
     assert jwks.jwks_fetches == 0
 
 
-def test_slow_jwks_refresh_does_not_hold_requests(
-    service: AuthcheckProcess, jwks: JwksServer
-) -> None:
+def test_slow_jwks_refresh_does_not_hold_requests(service: AuthcheckProcess, jwks: JwksServer) -> None:
     jwks.mode, jwks.delay = "slow", 4.0
     started = time.monotonic()
     answer = service.verify(token=mint(new_key("ES384", kid="late"), jwks.issuer))

@@ -72,8 +72,14 @@ def claims(**overrides: Any) -> dict[str, Any]:
     """Logto-like access token claims; an override of None removes the claim."""
     now = int(time.time())
     base: dict[str, Any] = {
-        "iss": ISSUER, "aud": AUDIENCE, "sub": "user-1", "client_id": "client-1",
-        "scope": "read:orders profile", "iat": now, "exp": now + 600, "jti": "jti-1",
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": "user-1",
+        "client_id": "client-1",
+        "scope": "read:orders profile",
+        "iat": now,
+        "exp": now + 600,
+        "jti": "jti-1",
     }
     base.update(overrides)
     return {name: value for name, value in base.items() if value is not None}
@@ -104,8 +110,11 @@ def sign_raw(header: dict[str, Any], payload: dict[str, Any], alg: str = "ES384"
 
 def hs256_with_public_key(alg: str) -> str:
     """Algorithm confusion: HMAC-sign with the public key bytes the verifier holds."""
-    secret = PRIVATE[alg].public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    secret = (
+        PRIVATE[alg]
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
     signing_input = f"{b64json({'alg': 'HS256', 'typ': 'at+jwt', 'kid': kid_of(alg)})}.{b64json(claims())}"
     signature = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
     return f"{signing_input}.{b64(signature)}"
@@ -141,32 +150,52 @@ ACCEPTED: list[Any] = [
     pytest.param(lambda: mint(iat=int(time.time()) + 10), CONFIG, id="iat-future-within-leeway-ok"),
     pytest.param(lambda: mint(nbf=int(time.time()) - 10), CONFIG, id="nbf-past-ok"),
     pytest.param(lambda: mint(iat=None), CONFIG, id="no-iat-ok"),
-    pytest.param(lambda: mint(aud=["https://other.example.com", AUDIENCE]), CONFIG,
-                 id="aud-list-containing-accepted-value-ok"),
-    pytest.param(lambda: mint(aud="https://second.example.com"),
-                 replace(CONFIG, audiences=(AUDIENCE, "https://second.example.com")),
-                 id="aud-matches-second-configured-audience-ok"),
-    pytest.param(lambda: mint(headers={"typ": "at+jwt"}), replace(CONFIG, token_type="at+jwt"),
-                 id="typ-at+jwt-required-and-present-ok"),
-    pytest.param(lambda: mint(headers={"typ": "AT+JWT"}), replace(CONFIG, token_type="at+jwt"),
-                 id="typ-upper-case-ok"),
-    pytest.param(lambda: mint(headers={"typ": "application/at+jwt"}), replace(CONFIG, token_type="at+jwt"),
-                 id="typ-application-prefix-ok"),
-    pytest.param(lambda: mint(headers={"typ": "Application/AT+JWT"}), replace(CONFIG, token_type="at+jwt"),
-                 id="typ-application-prefix-any-case-ok"),
-    pytest.param(lambda: mint(headers={"typ": "at+jwt"}), replace(CONFIG, token_type="application/at+jwt"),
-                 id="configured-application-prefix-accepts-short-typ-ok"),
+    pytest.param(
+        lambda: mint(aud=["https://other.example.com", AUDIENCE]), CONFIG, id="aud-list-containing-accepted-value-ok"
+    ),
+    pytest.param(
+        lambda: mint(aud="https://second.example.com"),
+        replace(CONFIG, audiences=(AUDIENCE, "https://second.example.com")),
+        id="aud-matches-second-configured-audience-ok",
+    ),
+    pytest.param(
+        lambda: mint(headers={"typ": "at+jwt"}),
+        replace(CONFIG, token_type="at+jwt"),
+        id="typ-at+jwt-required-and-present-ok",
+    ),
+    pytest.param(lambda: mint(headers={"typ": "AT+JWT"}), replace(CONFIG, token_type="at+jwt"), id="typ-upper-case-ok"),
+    pytest.param(
+        lambda: mint(headers={"typ": "application/at+jwt"}),
+        replace(CONFIG, token_type="at+jwt"),
+        id="typ-application-prefix-ok",
+    ),
+    pytest.param(
+        lambda: mint(headers={"typ": "Application/AT+JWT"}),
+        replace(CONFIG, token_type="at+jwt"),
+        id="typ-application-prefix-any-case-ok",
+    ),
+    pytest.param(
+        lambda: mint(headers={"typ": "at+jwt"}),
+        replace(CONFIG, token_type="application/at+jwt"),
+        id="configured-application-prefix-accepts-short-typ-ok",
+    ),
     pytest.param(lambda: mint(headers={"typ": "JWT"}), CONFIG, id="any-typ-without-token-type-ok"),
     pytest.param(lambda: mint(headers={"typ": None}), CONFIG, id="no-typ-without-token-type-ok"),
     pytest.param(lambda: mint(scope=["read:orders", "profile"]), CONFIG, id="scope-list-of-strings-ok"),
     pytest.param(lambda: mint(scope=None), CONFIG, id="no-scope-ok"),
     pytest.param(lambda: mint(scope=None, scp=["a"]), replace(CONFIG, scope_claim="scp"), id="scp-claim-list-ok"),
-    pytest.param(lambda: mint(client_id=None, azp="spa", organization_id="org-1"), CONFIG,
-                 id="azp-and-organization-id-strings-ok"),
+    pytest.param(
+        lambda: mint(client_id=None, azp="spa", organization_id="org-1"),
+        CONFIG,
+        id="azp-and-organization-id-strings-ok",
+    ),
     pytest.param(lambda: mint(exp=float(int(time.time()) + 600)), CONFIG, id="exp-float-ok"),
     pytest.param(lambda: mint(headers={"kid": None}), CONFIG, id="no-kid-one-es384-candidate-ok"),
-    pytest.param(lambda: mint("ES384", private=PRIVATE["ES384"]), replace(CONFIG, algorithms=("ES384",)),
-                 id="alg-in-issuer-allow-list-ok"),
+    pytest.param(
+        lambda: mint("ES384", private=PRIVATE["ES384"]),
+        replace(CONFIG, algorithms=("ES384",)),
+        id="alg-in-issuer-allow-list-ok",
+    ),
 ]
 
 
@@ -184,126 +213,353 @@ MALFORMED = "The token is not a well-formed JWT."
 AT_JWT = replace(CONFIG, token_type="at+jwt")
 
 REFUSED: list[Any] = [
-    pytest.param(lambda: mint(exp=int(time.time()) - 3600), CONFIG,
-                 "The token has expired.", "token_expired", id="expired-token-401"),
-    pytest.param(lambda: mint(exp=int(time.time()) - 10), replace(CONFIG, leeway=0),
-                 "The token has expired.", "token_expired", id="expired-10s-with-zero-leeway-401"),
-    pytest.param(lambda: mint(nbf=int(time.time()) + 3600), CONFIG,
-                 NOT_YET, "token_not_yet_valid", id="nbf-future-401"),
-    pytest.param(lambda: mint(iat=int(time.time()) + 3600), CONFIG,
-                 NOT_YET, "token_not_yet_valid", id="iat-future-beyond-leeway-401"),
-    pytest.param(lambda: mint(iat=int(time.time()) + 60), CONFIG,
-                 NOT_YET, "token_not_yet_valid", id="iat-60s-future-beyond-30s-leeway-401"),
-    pytest.param(lambda: mint(exp=None), CONFIG,
-                 "The token has no exp claim.", "token_claim_missing", id="missing-exp-401"),
-    pytest.param(lambda: mint(aud=None), CONFIG,
-                 "The token has no aud claim.", "token_claim_missing", id="missing-aud-401"),
-    pytest.param(lambda: mint(iss=None), CONFIG,
-                 "The token has no iss claim.", "token_claim_missing", id="missing-iss-401"),
-    pytest.param(lambda: mint(aud="https://other.example.com"), CONFIG,
-                 "The token's audience is not accepted.", "token_audience_invalid", id="wrong-aud-401"),
-    pytest.param(lambda: mint(aud=["https://a.example.com", "https://b.example.com"]), CONFIG,
-                 "The token's audience is not accepted.", "token_audience_invalid", id="aud-list-none-accepted-401"),
-    pytest.param(lambda: mint(aud=AUDIENCE + "/"), CONFIG,
-                 "The token's audience is not accepted.", "token_audience_invalid", id="aud-is-compared-exactly-401"),
-    pytest.param(lambda: mint(aud=[AUDIENCE, 5]), CONFIG,
-                 "The token's audience is not accepted.", "token_audience_invalid", id="aud-list-with-number-401"),
-    pytest.param(lambda: mint(iss="https://evil.example.com/oidc"), CONFIG,
-                 "The token's issuer does not match.", "token_issuer_invalid", id="wrong-iss-401"),
-    pytest.param(lambda: mint(iss=ISSUER + "/"), CONFIG,
-                 "The token's issuer does not match.", "token_issuer_invalid", id="iss-is-compared-exactly-401"),
-    pytest.param(lambda: mint("ES256"), replace(CONFIG, algorithms=("ES384",)),
-                 ALG_NOT_ALLOWED, "token_alg_not_allowed", id="alg-not-in-issuer-allow-list-401"),
-    pytest.param(lambda: f"{b64json({'alg': 'none', 'typ': 'at+jwt'})}.{b64json(claims())}.", CONFIG,
-                 ALG_NOT_ALLOWED, "token_alg_not_allowed", id="alg-none-401"),
-    pytest.param(lambda: f"{b64json({'alg': 'NONE', 'kid': 'es384-1'})}.{b64json(claims())}.", CONFIG,
-                 ALG_NOT_ALLOWED, "token_alg_not_allowed", id="alg-none-upper-case-401"),
-    pytest.param(lambda: hs256_with_public_key("ES384"), CONFIG,
-                 ALG_NOT_ALLOWED, "token_alg_not_allowed", id="hs256-signed-with-ec-public-key-401"),
-    pytest.param(lambda: hs256_with_public_key("RS256"), CONFIG,
-                 ALG_NOT_ALLOWED, "token_alg_not_allowed", id="hs256-signed-with-rsa-public-key-401"),
-    pytest.param(lambda: sign_raw({"kid": "es384-1"}, claims()), CONFIG,
-                 ALG_NOT_ALLOWED, "token_alg_not_allowed", id="no-alg-header-401"),
-    pytest.param(lambda: sign_raw({"alg": ["ES384"], "kid": "es384-1"}, claims()), CONFIG,
-                 ALG_NOT_ALLOWED, "token_alg_not_allowed", id="alg-not-a-string-401"),
-    pytest.param(lambda: mint(headers={"jku": "https://evil.example.com/jwks"}), CONFIG,
-                 "The token carries a jku header, which is not accepted.", "token_header_forbidden",
-                 id="jku-header-401"),
-    pytest.param(lambda: mint(headers={"x5u": "https://evil.example.com/cert.pem"}), CONFIG,
-                 "The token carries a x5u header, which is not accepted.", "token_header_forbidden",
-                 id="x5u-header-401"),
-    pytest.param(lambda: mint(headers={"jwk": public_jwk("ES384")}), CONFIG,
-                 "The token carries a jwk header, which is not accepted.", "token_header_forbidden",
-                 id="embedded-jwk-header-401"),
-    pytest.param(lambda: mint(headers={"x5c": ["MIIB"]}), CONFIG,
-                 "The token carries a x5c header, which is not accepted.", "token_header_forbidden",
-                 id="x5c-header-401"),
-    pytest.param(lambda: sign_raw({"alg": "ES384", "kid": "es384-1", "crit": ["exp"], "exp": 1}, claims()), CONFIG,
-                 "The token carries a crit header, which is not accepted.", "token_header_forbidden",
-                 id="crit-header-401"),
-    pytest.param(lambda: mint(headers={"typ": "JWT"}), AT_JWT,
-                 "The token's typ is not at+jwt.", "token_type_invalid", id="typ-JWT-when-at+jwt-required-401"),
-    pytest.param(lambda: mint(headers={"typ": None}), AT_JWT,
-                 "The token's typ is not at+jwt.", "token_type_invalid", id="typ-missing-when-required-401"),
-    pytest.param(lambda: mint(headers={"typ": "at+jwt+extra"}), AT_JWT,
-                 "The token's typ is not at+jwt.", "token_type_invalid", id="typ-with-suffix-401"),
-    pytest.param(lambda: mint(headers={"typ": "application/jwt"}), AT_JWT,
-                 "The token's typ is not at+jwt.", "token_type_invalid", id="typ-application-jwt-401"),
-    pytest.param(lambda: sign_raw({"alg": "ES384", "kid": "es384-1", "typ": ["at+jwt"]}, claims()), AT_JWT,
-                 "The token's typ is not at+jwt.", "token_type_invalid", id="typ-not-a-string-401"),
-    pytest.param(lambda: sign_raw({"alg": "ES384", "kid": 1}, claims()), CONFIG,
-                 "The token's kid is not a string.", "token_malformed", id="kid-number-401"),
-    pytest.param(lambda: sign_raw({"alg": "ES384", "kid": ["es384-1"]}, claims()), CONFIG,
-                 "The token's kid is not a string.", "token_malformed", id="kid-list-401"),
-    pytest.param(lambda: mint(private=IMPOSTOR["ES384"]), CONFIG,
-                 "The token's signature does not verify.", "token_signature_invalid",
-                 id="signed-by-another-key-with-known-kid-401"),
-    pytest.param(lambda: mint("RS256", private=IMPOSTOR["RS256"]), CONFIG,
-                 "The token's signature does not verify.", "token_signature_invalid",
-                 id="rsa-signed-by-another-key-401"),
-    pytest.param(lambda: tampered(mint(), sub="admin"), CONFIG,
-                 "The token's signature does not verify.", "token_signature_invalid", id="tampered-payload-401"),
-    pytest.param(lambda: mint(headers={"kid": "es256-1"}), CONFIG,
-                 "The token's algorithm does not match its signing key.", "token_alg_key_mismatch",
-                 id="kid-of-a-key-for-another-alg-401"),
-    pytest.param(lambda: mint(sub=123), CONFIG,
-                 "The token's sub claim is not a string.", "token_claim_type", id="sub-number-401"),
-    pytest.param(lambda: mint(sub=["user-1"]), CONFIG,
-                 "The token's sub claim is not a string.", "token_claim_type", id="sub-list-401"),
-    pytest.param(lambda: mint(client_id=7), CONFIG,
-                 "The token's client_id claim is not a string.", "token_claim_type", id="client-id-number-401"),
-    pytest.param(lambda: mint(azp=["spa"]), CONFIG,
-                 "The token's azp claim is not a string.", "token_claim_type", id="azp-list-401"),
-    pytest.param(lambda: mint(organization_id={"id": "org-1"}), CONFIG,
-                 "The token's organization_id claim is not a string.", "token_claim_type",
-                 id="organization-id-object-401"),
-    pytest.param(lambda: mint(organization_id=False), CONFIG,
-                 "The token's organization_id claim is not a string.", "token_claim_type",
-                 id="organization-id-bool-401"),
-    pytest.param(lambda: mint(jti=5), CONFIG,
-                 "The token's jti claim is not a string.", "token_claim_type", id="jti-number-401"),
-    pytest.param(lambda: mint(scope=5), CONFIG,
-                 "The token's scope claim is neither a string nor a list of strings.", "token_claim_type",
-                 id="scope-number-401"),
-    pytest.param(lambda: mint(scope=["read:orders", 5]), CONFIG,
-                 "The token's scope claim is neither a string nor a list of strings.", "token_claim_type",
-                 id="scope-list-with-number-401"),
-    pytest.param(lambda: mint(scope={"read:orders": True}), CONFIG,
-                 "The token's scope claim is neither a string nor a list of strings.", "token_claim_type",
-                 id="scope-object-401"),
-    pytest.param(lambda: mint(scp=True), replace(CONFIG, scope_claim="scp"),
-                 "The token's scp claim is neither a string nor a list of strings.", "token_claim_type",
-                 id="configured-scp-claim-bool-401"),
-    pytest.param(lambda: mint(iat="now"), CONFIG,
-                 "The token's iat claim is not a number.", "token_claim_type", id="iat-string-401"),
-    pytest.param(lambda: mint(exp=str(int(time.time()) + 600)), CONFIG,
-                 "The token's exp claim is not a number.", "token_claim_type", id="exp-numeric-string-401"),
-    pytest.param(lambda: mint(nbf=str(int(time.time()) - 10)), CONFIG,
-                 "The token's nbf claim is not a number.", "token_claim_type", id="nbf-numeric-string-401"),
-    pytest.param(lambda: mint(exp="tomorrow"), CONFIG,
-                 "The token's exp claim is not a number.", "token_claim_type", id="exp-word-401"),
-    pytest.param(lambda: mint(nbf="yesterday"), CONFIG,
-                 "The token's nbf claim is not a number.", "token_claim_type", id="nbf-word-401"),
+    pytest.param(
+        lambda: mint(exp=int(time.time()) - 3600),
+        CONFIG,
+        "The token has expired.",
+        "token_expired",
+        id="expired-token-401",
+    ),
+    pytest.param(
+        lambda: mint(exp=int(time.time()) - 10),
+        replace(CONFIG, leeway=0),
+        "The token has expired.",
+        "token_expired",
+        id="expired-10s-with-zero-leeway-401",
+    ),
+    pytest.param(
+        lambda: mint(nbf=int(time.time()) + 3600), CONFIG, NOT_YET, "token_not_yet_valid", id="nbf-future-401"
+    ),
+    pytest.param(
+        lambda: mint(iat=int(time.time()) + 3600),
+        CONFIG,
+        NOT_YET,
+        "token_not_yet_valid",
+        id="iat-future-beyond-leeway-401",
+    ),
+    pytest.param(
+        lambda: mint(iat=int(time.time()) + 60),
+        CONFIG,
+        NOT_YET,
+        "token_not_yet_valid",
+        id="iat-60s-future-beyond-30s-leeway-401",
+    ),
+    pytest.param(
+        lambda: mint(exp=None), CONFIG, "The token has no exp claim.", "token_claim_missing", id="missing-exp-401"
+    ),
+    pytest.param(
+        lambda: mint(aud=None), CONFIG, "The token has no aud claim.", "token_claim_missing", id="missing-aud-401"
+    ),
+    pytest.param(
+        lambda: mint(iss=None), CONFIG, "The token has no iss claim.", "token_claim_missing", id="missing-iss-401"
+    ),
+    pytest.param(
+        lambda: mint(aud="https://other.example.com"),
+        CONFIG,
+        "The token's audience is not accepted.",
+        "token_audience_invalid",
+        id="wrong-aud-401",
+    ),
+    pytest.param(
+        lambda: mint(aud=["https://a.example.com", "https://b.example.com"]),
+        CONFIG,
+        "The token's audience is not accepted.",
+        "token_audience_invalid",
+        id="aud-list-none-accepted-401",
+    ),
+    pytest.param(
+        lambda: mint(aud=AUDIENCE + "/"),
+        CONFIG,
+        "The token's audience is not accepted.",
+        "token_audience_invalid",
+        id="aud-is-compared-exactly-401",
+    ),
+    pytest.param(
+        lambda: mint(aud=[AUDIENCE, 5]),
+        CONFIG,
+        "The token's audience is not accepted.",
+        "token_audience_invalid",
+        id="aud-list-with-number-401",
+    ),
+    pytest.param(
+        lambda: mint(iss="https://evil.example.com/oidc"),
+        CONFIG,
+        "The token's issuer does not match.",
+        "token_issuer_invalid",
+        id="wrong-iss-401",
+    ),
+    pytest.param(
+        lambda: mint(iss=ISSUER + "/"),
+        CONFIG,
+        "The token's issuer does not match.",
+        "token_issuer_invalid",
+        id="iss-is-compared-exactly-401",
+    ),
+    pytest.param(
+        lambda: mint("ES256"),
+        replace(CONFIG, algorithms=("ES384",)),
+        ALG_NOT_ALLOWED,
+        "token_alg_not_allowed",
+        id="alg-not-in-issuer-allow-list-401",
+    ),
+    pytest.param(
+        lambda: f"{b64json({'alg': 'none', 'typ': 'at+jwt'})}.{b64json(claims())}.",
+        CONFIG,
+        ALG_NOT_ALLOWED,
+        "token_alg_not_allowed",
+        id="alg-none-401",
+    ),
+    pytest.param(
+        lambda: f"{b64json({'alg': 'NONE', 'kid': 'es384-1'})}.{b64json(claims())}.",
+        CONFIG,
+        ALG_NOT_ALLOWED,
+        "token_alg_not_allowed",
+        id="alg-none-upper-case-401",
+    ),
+    pytest.param(
+        lambda: hs256_with_public_key("ES384"),
+        CONFIG,
+        ALG_NOT_ALLOWED,
+        "token_alg_not_allowed",
+        id="hs256-signed-with-ec-public-key-401",
+    ),
+    pytest.param(
+        lambda: hs256_with_public_key("RS256"),
+        CONFIG,
+        ALG_NOT_ALLOWED,
+        "token_alg_not_allowed",
+        id="hs256-signed-with-rsa-public-key-401",
+    ),
+    pytest.param(
+        lambda: sign_raw({"kid": "es384-1"}, claims()),
+        CONFIG,
+        ALG_NOT_ALLOWED,
+        "token_alg_not_allowed",
+        id="no-alg-header-401",
+    ),
+    pytest.param(
+        lambda: sign_raw({"alg": ["ES384"], "kid": "es384-1"}, claims()),
+        CONFIG,
+        ALG_NOT_ALLOWED,
+        "token_alg_not_allowed",
+        id="alg-not-a-string-401",
+    ),
+    pytest.param(
+        lambda: mint(headers={"jku": "https://evil.example.com/jwks"}),
+        CONFIG,
+        "The token carries a jku header, which is not accepted.",
+        "token_header_forbidden",
+        id="jku-header-401",
+    ),
+    pytest.param(
+        lambda: mint(headers={"x5u": "https://evil.example.com/cert.pem"}),
+        CONFIG,
+        "The token carries a x5u header, which is not accepted.",
+        "token_header_forbidden",
+        id="x5u-header-401",
+    ),
+    pytest.param(
+        lambda: mint(headers={"jwk": public_jwk("ES384")}),
+        CONFIG,
+        "The token carries a jwk header, which is not accepted.",
+        "token_header_forbidden",
+        id="embedded-jwk-header-401",
+    ),
+    pytest.param(
+        lambda: mint(headers={"x5c": ["MIIB"]}),
+        CONFIG,
+        "The token carries a x5c header, which is not accepted.",
+        "token_header_forbidden",
+        id="x5c-header-401",
+    ),
+    pytest.param(
+        lambda: sign_raw({"alg": "ES384", "kid": "es384-1", "crit": ["exp"], "exp": 1}, claims()),
+        CONFIG,
+        "The token carries a crit header, which is not accepted.",
+        "token_header_forbidden",
+        id="crit-header-401",
+    ),
+    pytest.param(
+        lambda: mint(headers={"typ": "JWT"}),
+        AT_JWT,
+        "The token's typ is not at+jwt.",
+        "token_type_invalid",
+        id="typ-JWT-when-at+jwt-required-401",
+    ),
+    pytest.param(
+        lambda: mint(headers={"typ": None}),
+        AT_JWT,
+        "The token's typ is not at+jwt.",
+        "token_type_invalid",
+        id="typ-missing-when-required-401",
+    ),
+    pytest.param(
+        lambda: mint(headers={"typ": "at+jwt+extra"}),
+        AT_JWT,
+        "The token's typ is not at+jwt.",
+        "token_type_invalid",
+        id="typ-with-suffix-401",
+    ),
+    pytest.param(
+        lambda: mint(headers={"typ": "application/jwt"}),
+        AT_JWT,
+        "The token's typ is not at+jwt.",
+        "token_type_invalid",
+        id="typ-application-jwt-401",
+    ),
+    pytest.param(
+        lambda: sign_raw({"alg": "ES384", "kid": "es384-1", "typ": ["at+jwt"]}, claims()),
+        AT_JWT,
+        "The token's typ is not at+jwt.",
+        "token_type_invalid",
+        id="typ-not-a-string-401",
+    ),
+    pytest.param(
+        lambda: sign_raw({"alg": "ES384", "kid": 1}, claims()),
+        CONFIG,
+        "The token's kid is not a string.",
+        "token_malformed",
+        id="kid-number-401",
+    ),
+    pytest.param(
+        lambda: sign_raw({"alg": "ES384", "kid": ["es384-1"]}, claims()),
+        CONFIG,
+        "The token's kid is not a string.",
+        "token_malformed",
+        id="kid-list-401",
+    ),
+    pytest.param(
+        lambda: mint(private=IMPOSTOR["ES384"]),
+        CONFIG,
+        "The token's signature does not verify.",
+        "token_signature_invalid",
+        id="signed-by-another-key-with-known-kid-401",
+    ),
+    pytest.param(
+        lambda: mint("RS256", private=IMPOSTOR["RS256"]),
+        CONFIG,
+        "The token's signature does not verify.",
+        "token_signature_invalid",
+        id="rsa-signed-by-another-key-401",
+    ),
+    pytest.param(
+        lambda: tampered(mint(), sub="admin"),
+        CONFIG,
+        "The token's signature does not verify.",
+        "token_signature_invalid",
+        id="tampered-payload-401",
+    ),
+    pytest.param(
+        lambda: mint(headers={"kid": "es256-1"}),
+        CONFIG,
+        "The token's algorithm does not match its signing key.",
+        "token_alg_key_mismatch",
+        id="kid-of-a-key-for-another-alg-401",
+    ),
+    pytest.param(
+        lambda: mint(sub=123), CONFIG, "The token's sub claim is not a string.", "token_claim_type", id="sub-number-401"
+    ),
+    pytest.param(
+        lambda: mint(sub=["user-1"]),
+        CONFIG,
+        "The token's sub claim is not a string.",
+        "token_claim_type",
+        id="sub-list-401",
+    ),
+    pytest.param(
+        lambda: mint(client_id=7),
+        CONFIG,
+        "The token's client_id claim is not a string.",
+        "token_claim_type",
+        id="client-id-number-401",
+    ),
+    pytest.param(
+        lambda: mint(azp=["spa"]),
+        CONFIG,
+        "The token's azp claim is not a string.",
+        "token_claim_type",
+        id="azp-list-401",
+    ),
+    pytest.param(
+        lambda: mint(organization_id={"id": "org-1"}),
+        CONFIG,
+        "The token's organization_id claim is not a string.",
+        "token_claim_type",
+        id="organization-id-object-401",
+    ),
+    pytest.param(
+        lambda: mint(organization_id=False),
+        CONFIG,
+        "The token's organization_id claim is not a string.",
+        "token_claim_type",
+        id="organization-id-bool-401",
+    ),
+    pytest.param(
+        lambda: mint(jti=5), CONFIG, "The token's jti claim is not a string.", "token_claim_type", id="jti-number-401"
+    ),
+    pytest.param(
+        lambda: mint(scope=5),
+        CONFIG,
+        "The token's scope claim is neither a string nor a list of strings.",
+        "token_claim_type",
+        id="scope-number-401",
+    ),
+    pytest.param(
+        lambda: mint(scope=["read:orders", 5]),
+        CONFIG,
+        "The token's scope claim is neither a string nor a list of strings.",
+        "token_claim_type",
+        id="scope-list-with-number-401",
+    ),
+    pytest.param(
+        lambda: mint(scope={"read:orders": True}),
+        CONFIG,
+        "The token's scope claim is neither a string nor a list of strings.",
+        "token_claim_type",
+        id="scope-object-401",
+    ),
+    pytest.param(
+        lambda: mint(scp=True),
+        replace(CONFIG, scope_claim="scp"),
+        "The token's scp claim is neither a string nor a list of strings.",
+        "token_claim_type",
+        id="configured-scp-claim-bool-401",
+    ),
+    pytest.param(
+        lambda: mint(iat="now"),
+        CONFIG,
+        "The token's iat claim is not a number.",
+        "token_claim_type",
+        id="iat-string-401",
+    ),
+    pytest.param(
+        lambda: mint(exp=str(int(time.time()) + 600)),
+        CONFIG,
+        "The token's exp claim is not a number.",
+        "token_claim_type",
+        id="exp-numeric-string-401",
+    ),
+    pytest.param(
+        lambda: mint(nbf=str(int(time.time()) - 10)),
+        CONFIG,
+        "The token's nbf claim is not a number.",
+        "token_claim_type",
+        id="nbf-numeric-string-401",
+    ),
+    pytest.param(
+        lambda: mint(exp="tomorrow"),
+        CONFIG,
+        "The token's exp claim is not a number.",
+        "token_claim_type",
+        id="exp-word-401",
+    ),
+    pytest.param(
+        lambda: mint(nbf="yesterday"),
+        CONFIG,
+        "The token's nbf claim is not a number.",
+        "token_claim_type",
+        id="nbf-word-401",
+    ),
 ]
 
 
@@ -328,10 +584,21 @@ def test_unknown_kid_raises_unknown_key_id_so_the_caller_can_refresh() -> None:
 
 
 def test_no_kid_with_two_candidate_keys_refused() -> None:
-    two_es384 = parse_jwks(json.dumps({"keys": [
-        public_jwk("ES384"),
-        {**ECAlgorithm.to_jwk(IMPOSTOR["ES384"].public_key(), as_dict=True), "kid": "es384-2", "alg": "ES384"},
-    ]}), ASYMMETRIC_ALGORITHMS)
+    two_es384 = parse_jwks(
+        json.dumps(
+            {
+                "keys": [
+                    public_jwk("ES384"),
+                    {
+                        **ECAlgorithm.to_jwk(IMPOSTOR["ES384"].public_key(), as_dict=True),
+                        "kid": "es384-2",
+                        "alg": "ES384",
+                    },
+                ]
+            }
+        ),
+        ASYMMETRIC_ALGORITHMS,
+    )
     token = mint(headers={"kid": None})
     with pytest.raises(InvalidToken) as caught:
         verify(token, peek(token), CONFIG, two_es384)
@@ -351,27 +618,45 @@ def test_forbidden_header_refused_even_with_valid_signature_from_a_trusted_key()
 
 PEEK_REFUSED = [
     pytest.param("a.b.c.d.e", "Encrypted tokens (JWE) are not supported.", "token_encrypted", id="jwe-5-parts-401"),
-    pytest.param(f"{b64json({'alg': 'RSA-OAEP', 'enc': 'A256GCM'})}.k.iv.ct.tag",
-                 "Encrypted tokens (JWE) are not supported.", "token_encrypted", id="jwe-header-5-parts-401"),
+    pytest.param(
+        f"{b64json({'alg': 'RSA-OAEP', 'enc': 'A256GCM'})}.k.iv.ct.tag",
+        "Encrypted tokens (JWE) are not supported.",
+        "token_encrypted",
+        id="jwe-header-5-parts-401",
+    ),
     pytest.param("abc", "The token is not a JWT (three dot-separated parts).", "token_malformed", id="one-part-401"),
     pytest.param("a.b", "The token is not a JWT (three dot-separated parts).", "token_malformed", id="two-parts-401"),
-    pytest.param("a.b.c.d", "The token is not a JWT (three dot-separated parts).", "token_malformed",
-                 id="four-parts-401"),
+    pytest.param(
+        "a.b.c.d", "The token is not a JWT (three dot-separated parts).", "token_malformed", id="four-parts-401"
+    ),
     pytest.param("", "The token is not a JWT (three dot-separated parts).", "token_malformed", id="empty-401"),
     pytest.param("!!!.@@@.###", MALFORMED, "token_malformed", id="garbage-base64-401"),
     pytest.param("..", MALFORMED, "token_malformed", id="empty-parts-401"),
-    pytest.param(f"{b64(b'not json')}.{b64json(claims())}.sig", MALFORMED, "token_malformed",
-                 id="header-not-json-401"),
-    pytest.param(f"{b64json([1, 2])}.{b64json(claims())}.sig", MALFORMED, "token_malformed",
-                 id="header-json-array-401"),
-    pytest.param(f"{b64json('ES384')}.{b64json(claims())}.sig", MALFORMED, "token_malformed",
-                 id="header-json-string-401"),
-    pytest.param(f"{b64json({'alg': 'ES384'})}.{b64json([claims()])}.sig", MALFORMED, "token_malformed",
-                 id="payload-json-array-401"),
-    pytest.param(b64json({"alg": "ES384"}) + "." + b64(b"\xff\xfe") + ".sig", MALFORMED, "token_malformed",
-                 id="payload-not-utf8-401"),
-    pytest.param(f"{b64json({'alg': 'ES384'})}.{b64json(claims())[:-1]}x.sig", MALFORMED, "token_malformed",
-                 id="payload-truncated-json-401"),
+    pytest.param(f"{b64(b'not json')}.{b64json(claims())}.sig", MALFORMED, "token_malformed", id="header-not-json-401"),
+    pytest.param(
+        f"{b64json([1, 2])}.{b64json(claims())}.sig", MALFORMED, "token_malformed", id="header-json-array-401"
+    ),
+    pytest.param(
+        f"{b64json('ES384')}.{b64json(claims())}.sig", MALFORMED, "token_malformed", id="header-json-string-401"
+    ),
+    pytest.param(
+        f"{b64json({'alg': 'ES384'})}.{b64json([claims()])}.sig",
+        MALFORMED,
+        "token_malformed",
+        id="payload-json-array-401",
+    ),
+    pytest.param(
+        b64json({"alg": "ES384"}) + "." + b64(b"\xff\xfe") + ".sig",
+        MALFORMED,
+        "token_malformed",
+        id="payload-not-utf8-401",
+    ),
+    pytest.param(
+        f"{b64json({'alg': 'ES384'})}.{b64json(claims())[:-1]}x.sig",
+        MALFORMED,
+        "token_malformed",
+        id="payload-truncated-json-401",
+    ),
 ]
 
 

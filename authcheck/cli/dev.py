@@ -29,8 +29,14 @@ class DevIssuer:
     def mint(self, subject: str, scopes: list[str], lifetime: int = 3600) -> str:
         now = int(time.time())
         claims = {
-            "iss": self.issuer, "aud": AUDIENCE, "sub": subject, "client_id": "dev-client",
-            "scope": " ".join(scopes), "iat": now, "exp": now + lifetime, "jti": f"{subject}-{now}",
+            "iss": self.issuer,
+            "aud": AUDIENCE,
+            "sub": subject,
+            "client_id": "dev-client",
+            "scope": " ".join(scopes),
+            "iat": now,
+            "exp": now + lifetime,
+            "jti": f"{subject}-{now}",
         }
         return jwt.encode(claims, self._key, algorithm="ES384", headers={"kid": KID, "typ": "at+jwt"})
 
@@ -49,8 +55,12 @@ class DevIssuer:
             issuers=(IssuerConfig(issuer=self.issuer, audiences=(AUDIENCE,), token_type="at+jwt"),),
             rules=(
                 Rule("public", Match(paths=("/public/**",)), Access.ANONYMOUS),
-                Rule("orders-read", Match(paths=("/orders/**",), methods=frozenset({"GET"})),
-                     Access.ALL_SCOPES, ("read:orders",)),
+                Rule(
+                    "orders-read",
+                    Match(paths=("/orders/**",), methods=frozenset({"GET"})),
+                    Access.ALL_SCOPES,
+                    ("read:orders",),
+                ),
                 Rule("admin", Match(paths=("/admin/**",)), Access.ANY_SCOPE, ("admin",)),
             ),
             default="deny",

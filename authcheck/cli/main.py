@@ -48,11 +48,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=os.environ.get("AUTHCHECK_HOST", "127.0.0.1"))
     serve.add_argument("--port", type=int, default=_env_int("AUTHCHECK_PORT", 8080))
     serve.add_argument("--workers", type=int, default=_env_int("AUTHCHECK_WORKERS", 1))
-    serve.add_argument("--log-level", default=os.environ.get("AUTHCHECK_LOG_LEVEL", "info"),
-                       choices=["debug", "info", "warning", "error"])
+    serve.add_argument(
+        "--log-level",
+        default=os.environ.get("AUTHCHECK_LOG_LEVEL", "info"),
+        choices=["debug", "info", "warning", "error"],
+    )
     serve.add_argument("--log-format", default="json", choices=["json", "console"])
-    serve.add_argument("--decision-log", default=os.environ.get("AUTHCHECK_DECISION_LOG", "all"),
-                       choices=["all", "denials", "off"], help="which decisions get a log line")
+    serve.add_argument(
+        "--decision-log",
+        default=os.environ.get("AUTHCHECK_DECISION_LOG", "all"),
+        choices=["all", "denials", "off"],
+        help="which decisions get a log line",
+    )
 
     check = commands.add_parser("check", help="validate a config file")
     check.add_argument("--config", default=os.environ.get("AUTHCHECK_CONFIG"))
@@ -125,26 +132,45 @@ def _serve(args: argparse.Namespace) -> int:
     _ensure_can_listen(args.host, args.port)
     configure_logging(args.log_level, args.log_format)
     # Workers re-create the app from these variables (uvicorn needs an import string for N > 1).
-    os.environ.update({
-        "AUTHCHECK_CONFIG": os.path.abspath(args.config), "AUTHCHECK_LOG_LEVEL": args.log_level,
-        "AUTHCHECK_LOG_FORMAT": args.log_format, "AUTHCHECK_DECISION_LOG": args.decision_log,
-    })
-    uvicorn.run("authcheck.service.server:app_from_environment", factory=True, host=args.host, port=args.port,
-                workers=args.workers, **SERVER_OPTIONS)
+    os.environ.update(
+        {
+            "AUTHCHECK_CONFIG": os.path.abspath(args.config),
+            "AUTHCHECK_LOG_LEVEL": args.log_level,
+            "AUTHCHECK_LOG_FORMAT": args.log_format,
+            "AUTHCHECK_DECISION_LOG": args.decision_log,
+        }
+    )
+    uvicorn.run(
+        "authcheck.service.server:app_from_environment",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        **SERVER_OPTIONS,
+    )
     return 0
 
 
 # A lean server stack: uvloop + httptools, no access log (authcheck logs each decision
 # itself), no Server/Date headers, and no proxy-header rewriting of the peer address.
-SERVER_OPTIONS: dict[str, Any] = dict(loop="uvloop", http="httptools", access_log=False, server_header=False,
-                      date_header=False, proxy_headers=False, lifespan="on", log_level="warning")
+SERVER_OPTIONS: dict[str, Any] = dict(
+    loop="uvloop",
+    http="httptools",
+    access_log=False,
+    server_header=False,
+    date_header=False,
+    proxy_headers=False,
+    lifespan="on",
+    log_level="warning",
+)
 
 
 def _dev(port: int) -> int:
     _ensure_can_listen("127.0.0.1", port)
     configure_logging("info", "console")
     structlog.get_logger("authcheck").warning(
-        "development_issuer", note="throw-away key and demo rules: never use authcheck dev in production")
+        "development_issuer", note="throw-away key and demo rules: never use authcheck dev in production"
+    )
     issuer = DevIssuer(port)
     # The key store reaches the issuer in-process: no failed first fetch while the port opens.
     to_issuer = httpx.ASGITransport(app=Starlette(routes=issuer.routes()))

@@ -22,6 +22,7 @@ from authcheck.config.schema import KeyPath, LineOf, Problem, check_config, rend
 
 # ---------------------------------------------------------------------------- public API
 
+
 class ConfigError(Exception):
     """A config that cannot be used; `str()` gives every problem, one per line."""
 
@@ -53,7 +54,9 @@ def _verdict(source: str, config: Config | None, problems: list[Problem]) -> Con
         raise ConfigError(source, sorted(problems, key=lambda problem: problem.line or 0))
     return config
 
+
 # ---------------------------------------------------------------------------- reading
+
 
 def _no_line(path: KeyPath) -> int | None:
     return None
@@ -69,13 +72,17 @@ def _read_text(source: str) -> str:
     except FileNotFoundError:
         raise _file_problem(source, "file not found; check the --config path (or AUTHCHECK_CONFIG)") from None
     except OSError as error:
-        raise _file_problem(source, f"cannot read the file ({error.strerror}); "
-                                    "check that it is a file authcheck's user may read") from None
+        raise _file_problem(
+            source, f"cannot read the file ({error.strerror}); check that it is a file authcheck's user may read"
+        ) from None
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise _file_problem(source, f"is not UTF-8 text (byte {raw[error.start]:#04x} at offset {error.start}); "
-                                    "point --config at the YAML or TOML file, saved as UTF-8") from None
+        raise _file_problem(
+            source,
+            f"is not UTF-8 text (byte {raw[error.start]:#04x} at offset {error.start}); "
+            "point --config at the YAML or TOML file, saved as UTF-8",
+        ) from None
 
 
 def _parse_toml(text: str, source: str) -> tuple[object, LineOf, list[Problem]]:
@@ -83,10 +90,13 @@ def _parse_toml(text: str, source: str) -> tuple[object, LineOf, list[Problem]]:
         return tomllib.loads(text), _no_line, []
     except tomllib.TOMLDecodeError as error:
         found = re.search(r"\s*\(at line (\d+), column (\d+)\)$", str(error))
-        what = str(error)[:found.start()] if found else str(error)
+        what = str(error)[: found.start()] if found else str(error)
         column = f" (column {found[2]})" if found else ""
-        raise _file_problem(source, f"TOML syntax error: {what}{column}; check the quoting and the "
-                                    "[table] headers around this line", int(found[1]) if found else None) from None
+        raise _file_problem(
+            source,
+            f"TOML syntax error: {what}{column}; check the quoting and the [table] headers around this line",
+            int(found[1]) if found else None,
+        ) from None
 
 
 def _parse_yaml(text: str, source: str) -> tuple[object, LineOf, list[Problem]]:
@@ -105,16 +115,21 @@ def _parse_yaml(text: str, source: str) -> tuple[object, LineOf, list[Problem]]:
 
 def _yaml_problem(error: yaml.YAMLError, source: str) -> ConfigError:
     if isinstance(error, yaml.reader.ReaderError):
-        return _file_problem(source, f"holds a character YAML does not allow ({error.character:#06x} at offset "
-                                     f"{error.position}); point --config at the YAML or TOML text file")
+        return _file_problem(
+            source,
+            f"holds a character YAML does not allow ({error.character:#06x} at offset "
+            f"{error.position}); point --config at the YAML or TOML text file",
+        )
     if not isinstance(error, yaml.MarkedYAMLError) or error.problem_mark is None:
-        return _file_problem(source, f"is not readable YAML ({' '.join(str(error).split())}); "
-                                     "is this the right file?")
+        return _file_problem(source, f"is not readable YAML ({' '.join(str(error).split())}); is this the right file?")
     mark = error.problem_mark
     context = f"{error.context} on line {error.context_mark.line + 1}: " if error.context and error.context_mark else ""
-    return _file_problem(source, f"YAML syntax error at column {mark.column + 1}: {context}{error.problem}; check "
-                                 "the indentation, and quote values containing ': ' or ' #' or starting with * & ! [ {",
-                         mark.line + 1)
+    return _file_problem(
+        source,
+        f"YAML syntax error at column {mark.column + 1}: {context}{error.problem}; check "
+        "the indentation, and quote values containing ': ' or ' #' or starting with * & ! [ {",
+        mark.line + 1,
+    )
 
 
 def _duplicate_keys(node: yaml.Node, path: KeyPath, seen: set[int]) -> Iterator[Problem]:
@@ -132,9 +147,13 @@ def _duplicate_keys(node: yaml.Node, path: KeyPath, seen: set[int]) -> Iterator[
                 continue
             line = key.start_mark.line + 1
             if key.value in first_line:
-                yield Problem(render_path((*path, key.value)), f"is given twice (also on line "
-                              f"{first_line[key.value]}) and YAML would silently keep only this one; "
-                              "merge the two into one", line)
+                yield Problem(
+                    render_path((*path, key.value)),
+                    f"is given twice (also on line "
+                    f"{first_line[key.value]}) and YAML would silently keep only this one; "
+                    "merge the two into one",
+                    line,
+                )
             first_line.setdefault(key.value, line)
             yield from _duplicate_keys(value, (*path, key.value), seen)
 
@@ -142,6 +161,7 @@ def _duplicate_keys(node: yaml.Node, path: KeyPath, seen: set[int]) -> Iterator[
 def _yaml_lines(root: yaml.Node | None) -> LineOf:
     """Line of a key path: the key's line for mapping entries, the item's for list items;
     a path that does not exist (a missing key) gets the line of its deepest existing parent."""
+
     def line_of(path: KeyPath) -> int | None:
         if root is None:
             return None
@@ -152,6 +172,7 @@ def _yaml_lines(root: yaml.Node | None) -> LineOf:
                 break
             line, node = found
         return line
+
     return line_of
 
 
@@ -163,4 +184,3 @@ def _yaml_child(node: yaml.Node, step: str | int) -> tuple[int, yaml.Node] | Non
             if isinstance(key, yaml.ScalarNode) and key.value == step:
                 return key.start_mark.line + 1, value
     return None
-

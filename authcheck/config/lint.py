@@ -14,6 +14,7 @@ from authcheck.config.model import (
 
 # ---------------------------------------------------------------------------- lint and summary
 
+
 def config_warnings(config: Config) -> list[str]:
     """What is valid but probably not meant; the service still starts."""
     return [*_plain_http(config), *_shadowed_rules(config), *_default_notes(config)]
@@ -24,8 +25,10 @@ def _plain_http(config: Config) -> Iterator[str]:
         for key, url in (("issuer", issuer.issuer), ("jwks_uri", issuer.jwks_uri)):
             parts = urlsplit(url or "")
             if parts.scheme == "http" and not _loopback(parts.hostname or ""):
-                yield (f"issuers[{index}].{key}: {url} is plain http off loopback: anyone on the network path "
-                       "can swap the keys in transit; use https:// unless that network is trusted (in-cluster)")
+                yield (
+                    f"issuers[{index}].{key}: {url} is plain http off loopback: anyone on the network path "
+                    "can swap the keys in transit; use https:// unless that network is trusted (in-cluster)"
+                )
 
 
 def _loopback(host: str) -> bool:
@@ -39,8 +42,10 @@ def _shadowed_rules(config: Config) -> Iterator[str]:
     catch_all: tuple[int, Rule] | None = None
     for index, rule in enumerate(config.rules):
         if catch_all:
-            yield (f"rules[{index}] ({rule.name}): never matches, because rules[{catch_all[0]}] "
-                   f"({catch_all[1].name}) before it matches every request; move it above that rule")
+            yield (
+                f"rules[{index}] ({rule.name}): never matches, because rules[{catch_all[0]}] "
+                f"({catch_all[1].name}) before it matches every request; move it above that rule"
+            )
         elif _matches_everything(rule.match):
             catch_all = (index, rule)
 
@@ -51,17 +56,21 @@ def _matches_everything(match: Match) -> bool:
 
 def _default_notes(config: Config) -> Iterator[str]:
     if config.default == "authenticated":
-        yield ("default: authenticated: a request that matches no rule is allowed for any valid token, "
-               "whatever its scopes; keep `default: deny` unless every route is open to every signed-in caller")
+        yield (
+            "default: authenticated: a request that matches no rule is allowed for any valid token, "
+            "whatever its scopes; keep `default: deny` unless every route is open to every signed-in caller"
+        )
     elif not config.rules:
         yield "rules: there are none and default is deny, so every request is answered 403"
 
 
 def summarize(config: Config) -> str:
     """The few lines `authcheck check` prints for a valid config."""
-    lines = [f"{config.source}: OK",
-             f"  issuers ({len(config.issuers)}): {', '.join(issuer.issuer for issuer in config.issuers)}",
-             f"  rules ({len(config.rules)}, first match decides):"]
+    lines = [
+        f"{config.source}: OK",
+        f"  issuers ({len(config.issuers)}): {', '.join(issuer.issuer for issuer in config.issuers)}",
+        f"  rules ({len(config.rules)}, first match decides):",
+    ]
     lines += [f"    {rule.name}: {rule.describe()}" for rule in config.rules]
     lines += [f"  default: {config.default}", f"  ingress: {config.ingress}"]
     if config.headers:

@@ -13,9 +13,16 @@ from typing import Literal
 # Every asymmetric JWS algorithm PyJWT implements (RFC 7518 + RFC 8037).
 # Never "none" and never HMAC: a public key must not become a shared secret.
 ASYMMETRIC_ALGORITHMS: tuple[str, ...] = (
-    "RS256", "RS384", "RS512",
-    "PS256", "PS384", "PS512",
-    "ES256", "ES256K", "ES384", "ES512",
+    "RS256",
+    "RS384",
+    "RS512",
+    "PS256",
+    "PS384",
+    "PS512",
+    "ES256",
+    "ES256K",
+    "ES384",
+    "ES512",
     "EdDSA",
 )
 
@@ -39,10 +46,10 @@ class IssuerConfig:
 class Access(Enum):
     """What a rule requires of the caller."""
 
-    ANONYMOUS = "anonymous"          # no token needed
+    ANONYMOUS = "anonymous"  # no token needed
     AUTHENTICATED = "authenticated"  # any valid token
-    ALL_SCOPES = "scopes"            # a valid token with every scope listed
-    ANY_SCOPE = "any_scopes"         # a valid token with at least one scope listed
+    ALL_SCOPES = "scopes"  # a valid token with every scope listed
+    ANY_SCOPE = "any_scopes"  # a valid token with at least one scope listed
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +58,7 @@ class Match:
 
     paths: tuple[str, ...] | None = None
     methods: frozenset[str] | None = None  # upper-case
-    hosts: frozenset[str] | None = None    # lower-case, no port
+    hosts: frozenset[str] | None = None  # lower-case, no port
 
 
 ClaimValue = str | int | float | bool
@@ -73,7 +80,7 @@ class Rule:
     access: Access
     scopes: tuple[str, ...] = ()  # for ALL_SCOPES and ANY_SCOPE
     claims: tuple[ClaimRequirement, ...] = ()
-    issuers: frozenset[str] | None = None    # None: every configured issuer
+    issuers: frozenset[str] | None = None  # None: every configured issuer
     audiences: frozenset[str] | None = None  # None: every audience of the token's issuer
 
     def describe(self) -> str:

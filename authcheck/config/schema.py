@@ -34,7 +34,7 @@ from authcheck.core.errors import RequestRejected
 from authcheck.core.identity import BUILT_IN_HEADERS
 from authcheck.core.paths import normalize_path
 
-KeyPath = tuple[str | int, ...]          # mapping keys are str, list indices int
+KeyPath = tuple[str | int, ...]  # mapping keys are str, list indices int
 LineOf = Callable[[KeyPath], int | None]
 
 _IDENTITY_HEADERS = {name.lower(): name for name in BUILT_IN_HEADERS}
@@ -50,8 +50,8 @@ _SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")  # RFC 6749 §3.3 scope-
 class Problem:
     """One thing wrong with a config: where it is and what to do about it."""
 
-    location: str            # key path such as "rules[2].match.paths[0]"; "" for the whole file
-    message: str             # "<what is wrong>; <the fix>"
+    location: str  # key path such as "rules[2].match.paths[0]"; "" for the whole file
+    message: str  # "<what is wrong>; <the fix>"
     line: int | None = None  # 1-based, when the format tells (YAML)
 
     def render(self, source: str) -> str:
@@ -69,6 +69,7 @@ def check_config(data: object, source: str, line_of: LineOf) -> tuple[Config | N
 
 
 # ---------------------------------------------------------------------------- the walk
+
 
 class _Invalid(Exception):
     """The value at hand is wrong and already reported: skip building what contains it."""
@@ -108,8 +109,9 @@ class _Gather:
     def __enter__(self) -> _Gather:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 traceback: TracebackType | None) -> bool:
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> bool:
         self.failed |= kind is _Invalid
         return kind is _Invalid
 
@@ -134,8 +136,15 @@ def render_path(path: KeyPath) -> str:
 
 
 def _kind(value: object) -> str:
-    kinds = {type(None): "null", bool: "a boolean", int: "a number", float: "a decimal number",
-             str: "a string", list: "a list", dict: "a mapping"}
+    kinds = {
+        type(None): "null",
+        bool: "a boolean",
+        int: "a number",
+        float: "a decimal number",
+        str: "a string",
+        list: "a list",
+        dict: "a mapping",
+    }
     return kinds.get(type(value), type(value).__name__)
 
 
@@ -180,6 +189,7 @@ def _unknown_key(key: str, at: _At, table: _Table) -> NoReturn:
 
 def _list_of(item: Check, example: str, if_empty: str | None, into: Callable[[list[Any]], Any] = tuple) -> Check:
     """A list whose items each pass `item`; `if_empty` is the fix for an empty one (None: allowed)."""
+
     def check(value: object, at: _At) -> Any:
         if not isinstance(value, list):
             at.fail(f"must be a list, got {_kind(value)}", f"write it like {example}")
@@ -191,6 +201,7 @@ def _list_of(item: Check, example: str, if_empty: str | None, into: Callable[[li
                 items.append(item(element, at / index))
         gather.check()
         return into(items)
+
     return check
 
 
@@ -204,6 +215,7 @@ def _note_duplicates(items: list[Any], key: str, at: _At, fix: str) -> None:
 
 
 # ---------------------------------------------------------------------------- values
+
 
 def _text(value: object, at: _At, example: str) -> str:
     if not isinstance(value, str):
@@ -224,11 +236,13 @@ def _whole(low: int, high: int, unit: str) -> Check:
         if not low <= value <= high:
             at.fail(f"is {value}, out of range", f"use a number of {unit} from {low} to {high}")
         return value
+
     return check
 
 
 def _choice(options: Sequence[str], refused: Mapping[str, tuple[str, str]] | None = None) -> Check:
     """One of `options`; `refused` gives (why, fix) for wrong values users are likely to try."""
+
     def check(value: object, at: _At) -> str:
         text = _text(value, at, " or ".join(options))
         if text in options:
@@ -236,8 +250,11 @@ def _choice(options: Sequence[str], refused: Mapping[str, tuple[str, str]] | Non
         if refused and text.lower() in refused:
             at.fail(f'"{text}" is refused: ' + refused[text.lower()][0], refused[text.lower()][1])
         close = difflib.get_close_matches(text.lower(), options, n=1)
-        at.fail(f'"{text}" is not allowed here', f'did you mean "{close[0]}"?' if close
-                else f"use one of {', '.join(options)}")
+        at.fail(
+            f'"{text}" is not allowed here',
+            f'did you mean "{close[0]}"?' if close else f"use one of {', '.join(options)}",
+        )
+
     return check
 
 
@@ -261,8 +278,10 @@ def _is_http_url(url: str) -> bool:
 def _issuer_url(value: object, at: _At) -> str:
     url = _url(value, at, "issuer: https://tenant.logto.app/oidc")
     if "?" in url or "#" in url:
-        at.fail(f'"{url}" has a query or fragment, which an issuer never has', "copy `issuer` exactly "
-                "from the issuer's /.well-known/openid-configuration (it must equal the tokens' iss)")
+        at.fail(
+            f'"{url}" has a query or fragment, which an issuer never has',
+            "copy `issuer` exactly from the issuer's /.well-known/openid-configuration (it must equal the tokens' iss)",
+        )
     return url
 
 
@@ -271,25 +290,33 @@ def _audiences(value: object, at: _At) -> tuple[str, ...]:
     if isinstance(value, str):
         return (_text(value, at, example),)
     audiences: tuple[str, ...] = _list_of(
-        _text_like(example), example, "list the API identifiers your tokens carry in aud")(value, at)
+        _text_like(example), example, "list the API identifiers your tokens carry in aud"
+    )(value, at)
     return audiences
 
 
 def _algorithm(value: object, at: _At) -> str:
     name = _text(value, at, "ES384")
-    fix = ("list the asymmetric algorithm your issuer signs with (Logto: ES384, most others: RS256), "
-           "or remove `algorithms` to allow every asymmetric one")
+    fix = (
+        "list the asymmetric algorithm your issuer signs with (Logto: ES384, most others: RS256), "
+        "or remove `algorithms` to allow every asymmetric one"
+    )
     if name.lower() == "none":
         at.fail('"none" is refused: such a token has no signature, so anyone could forge one', fix)
     if name.lower().startswith("hs"):
-        at.fail(f'"{name}" is refused: HMAC checks a shared secret, and with the issuer\'s public key as '
-                "that secret anyone who has the public key could forge tokens", fix)
+        at.fail(
+            f'"{name}" is refused: HMAC checks a shared secret, and with the issuer\'s public key as '
+            "that secret anyone who has the public key could forge tokens",
+            fix,
+        )
     if name in ASYMMETRIC_ALGORITHMS:
         return name
     exact = [known for known in ASYMMETRIC_ALGORITHMS if known.lower() == name.lower()]
     close = exact or difflib.get_close_matches(name, ASYMMETRIC_ALGORITHMS, n=1)
-    at.fail(f'"{name}" is not a supported algorithm', f'did you mean "{close[0]}"?' if close
-            else f"use some of {', '.join(ASYMMETRIC_ALGORITHMS)}")
+    at.fail(
+        f'"{name}" is not a supported algorithm',
+        f'did you mean "{close[0]}"?' if close else f"use some of {', '.join(ASYMMETRIC_ALGORITHMS)}",
+    )
 
 
 def _scope(value: object, at: _At) -> str:
@@ -297,8 +324,10 @@ def _scope(value: object, at: _At) -> str:
     if any(char.isspace() for char in scope):
         at.fail(f'"{scope}" contains whitespace', "put one scope per list item, e.g. [read:orders, write:orders]")
     if not _SCOPE_TOKEN.fullmatch(scope):
-        at.fail(f'"{scope}" is not an OAuth scope (RFC 6749: printable ASCII except " and \\)',
-                "use the scope exactly as your issuer writes it in tokens")
+        at.fail(
+            f'"{scope}" is not an OAuth scope (RFC 6749: printable ASCII except " and \\)',
+            "use the scope exactly as your issuer writes it in tokens",
+        )
     return scope
 
 
@@ -315,8 +344,10 @@ def _glob(value: object, at: _At) -> str:
     try:
         normalized = normalize_path(glob)
     except RequestRejected as exc:
-        at.fail(f'"{glob}" can never match: {exc.message[:-1].lower()}, and such requests are refused',
-                "remove it or write the path as clients send it once normalized")
+        at.fail(
+            f'"{glob}" can never match: {exc.message[:-1].lower()}, and such requests are refused',
+            "remove it or write the path as clients send it once normalized",
+        )
     if normalized != glob:
         at.fail(f'"{glob}" can never match: paths are normalized before matching', f'write "{normalized}"')
     return glob
@@ -365,8 +396,10 @@ def _header_name(name: str, at: _At, taken: dict[str, str]) -> str:
     if not name.lower().startswith("x-"):
         at.fail("must start with X- (so a claim can never set Authorization, Cookie, Host...)", f"write X-{name}")
     if name.lower() in _IDENTITY_HEADERS:
-        at.fail(f"is the built-in identity header {_IDENTITY_HEADERS[name.lower()]}, set from the token already",
-                "pick another name, e.g. X-Auth-Email")
+        at.fail(
+            f"is the built-in identity header {_IDENTITY_HEADERS[name.lower()]}, set from the token already",
+            "pick another name, e.g. X-Auth-Email",
+        )
     if _PROXY_HEADERS.match(name):
         at.fail("is a header the proxies use to describe the original request", "pick another name, e.g. X-Auth-Email")
     if name.lower() in taken:
@@ -376,6 +409,7 @@ def _header_name(name: str, at: _At, taken: dict[str, str]) -> str:
 
 
 # ---------------------------------------------------------------------------- the schema
+
 
 @dataclass(frozen=True)
 class _Table:
@@ -391,44 +425,77 @@ def _section(table: _Table, build: Callable[..., Any]) -> Check:
     return lambda value, at: build(**_fields(value, at, table))
 
 
-_ISSUER = _Table("an issuer", "- issuer: https://tenant.logto.app/oidc", {
-    "issuer": _issuer_url,
-    "audiences": _audiences,
-    "jwks_uri": lambda value, at: _url(value, at, "jwks_uri: https://tenant.logto.app/oidc/jwks"),
-    "algorithms": _list_of(_algorithm, "algorithms: [ES384]",
-                           "list at least one algorithm, or remove the key to allow every asymmetric one"),
-    "leeway": _whole(0, 300, "seconds"),
-    "scope_claim": _text_like("scope_claim: scp"),
-    "token_type": _text_like("token_type: at+jwt"),
-    "refresh": _whole(10, 86400, "seconds"),
-    "max_stale": _whole(0, 604800, "seconds"),
-}, {"issuer": "add `issuer: https://...`, exactly the iss of your tokens",
-    "audiences": "add `audiences: [...]` with the API identifier your tokens carry in aud"})
+_ISSUER = _Table(
+    "an issuer",
+    "- issuer: https://tenant.logto.app/oidc",
+    {
+        "issuer": _issuer_url,
+        "audiences": _audiences,
+        "jwks_uri": lambda value, at: _url(value, at, "jwks_uri: https://tenant.logto.app/oidc/jwks"),
+        "algorithms": _list_of(
+            _algorithm,
+            "algorithms: [ES384]",
+            "list at least one algorithm, or remove the key to allow every asymmetric one",
+        ),
+        "leeway": _whole(0, 300, "seconds"),
+        "scope_claim": _text_like("scope_claim: scp"),
+        "token_type": _text_like("token_type: at+jwt"),
+        "refresh": _whole(10, 86400, "seconds"),
+        "max_stale": _whole(0, 604800, "seconds"),
+    },
+    {
+        "issuer": "add `issuer: https://...`, exactly the iss of your tokens",
+        "audiences": "add `audiences: [...]` with the API identifier your tokens carry in aud",
+    },
+)
 
-_MATCH = _Table("match", "match: {paths: [/orders/**], methods: [GET]}", {
-    "paths": _list_of(_glob, 'paths: ["/orders/**"]', "remove `paths` to match every path"),
-    "methods": _list_of(_method, "methods: [GET, HEAD]", "remove `methods` to match every method", frozenset),
-    "hosts": _list_of(_host, "hosts: [api.example.com]", "remove `hosts` to match every host", frozenset),
-})
+_MATCH = _Table(
+    "match",
+    "match: {paths: [/orders/**], methods: [GET]}",
+    {
+        "paths": _list_of(_glob, 'paths: ["/orders/**"]', "remove `paths` to match every path"),
+        "methods": _list_of(_method, "methods: [GET, HEAD]", "remove `methods` to match every method", frozenset),
+        "hosts": _list_of(_host, "hosts: [api.example.com]", "remove `hosts` to match every host", frozenset),
+    },
+)
 
-_RULE = _Table("a rule", "- name: orders-read", {
-    "name": _text_like("name: orders-read"),
-    "match": _section(_MATCH, Match),
-    "allow": _choice([Access.ANONYMOUS.value, Access.AUTHENTICATED.value]),
-    "scopes": _list_of(_scope, "scopes: [read:orders]", "list at least one scope, or use allow: authenticated"),
-    "any_scopes": _list_of(_scope, "any_scopes: [admin]", "list at least one scope, or use allow: authenticated"),
-    "claims": lambda value, at: _claims(value, at),
-    "issuers": _list_of(_issuer_url, "issuers: [https://tenant.logto.app/oidc]",
-                        "remove `issuers` to accept every configured issuer", frozenset),
-    "audiences": _list_of(_text_like("audiences: [https://api.example.com]"), "audiences: [https://api.example.com]",
-                          "remove `audiences` to accept every configured audience", frozenset),
-}, {"name": "add `name: ...`: logs and metrics name the rule that decided",
-    "match": "add `match: {paths: [...]}`, or `match: {}` to match every request"})
+_RULE = _Table(
+    "a rule",
+    "- name: orders-read",
+    {
+        "name": _text_like("name: orders-read"),
+        "match": _section(_MATCH, Match),
+        "allow": _choice([Access.ANONYMOUS.value, Access.AUTHENTICATED.value]),
+        "scopes": _list_of(_scope, "scopes: [read:orders]", "list at least one scope, or use allow: authenticated"),
+        "any_scopes": _list_of(_scope, "any_scopes: [admin]", "list at least one scope, or use allow: authenticated"),
+        "claims": lambda value, at: _claims(value, at),
+        "issuers": _list_of(
+            _issuer_url,
+            "issuers: [https://tenant.logto.app/oidc]",
+            "remove `issuers` to accept every configured issuer",
+            frozenset,
+        ),
+        "audiences": _list_of(
+            _text_like("audiences: [https://api.example.com]"),
+            "audiences: [https://api.example.com]",
+            "remove `audiences` to accept every configured audience",
+            frozenset,
+        ),
+    },
+    {
+        "name": "add `name: ...`: logs and metrics name the rule that decided",
+        "match": "add `match: {paths: [...]}`, or `match: {}` to match every request",
+    },
+)
 
-_CACHE = _Table("cache", "cache: {max_entries: 100000, max_ttl: 3600}", {
-    "max_entries": _whole(0, 10_000_000, "entries"),
-    "max_ttl": _whole(1, 86400, "seconds"),
-})
+_CACHE = _Table(
+    "cache",
+    "cache: {max_entries: 100000, max_ttl: 3600}",
+    {
+        "max_entries": _whole(0, 10_000_000, "entries"),
+        "max_ttl": _whole(1, 86400, "seconds"),
+    },
+)
 
 _ACCESS_KEYS = ("allow", "scopes", "any_scopes")
 _TOKEN_KEYS = ("claims", "issuers", "audiences")  # each implies a valid token
@@ -441,18 +508,29 @@ def _rule(value: object, at: _At) -> Rule:
     given = [key for key in _ACCESS_KEYS if isinstance(value, dict) and key in value]
     needs_token = [key for key in _TOKEN_KEYS if isinstance(value, dict) and key in value]
     if isinstance(value, dict) and (len(given) > 1 or not (given or needs_token)):
-        at.note(f"has both {' and '.join(given)}" if given else "has none of allow, scopes, any_scopes",
-                "give a rule exactly one of allow: anonymous|authenticated, scopes: [...], any_scopes: [...]")
+        at.note(
+            f"has both {' and '.join(given)}" if given else "has none of allow, scopes, any_scopes",
+            "give a rule exactly one of allow: anonymous|authenticated, scopes: [...], any_scopes: [...]",
+        )
         raise _Invalid
     if needs_token and isinstance(value, dict) and value.get("allow") == Access.ANONYMOUS.value:
-        (at / needs_token[0]).note("needs a token, but the rule allows anonymous callers",
-                                   "use allow: authenticated (or scopes) with it, or remove it")
+        (at / needs_token[0]).note(
+            "needs a token, but the rule allows anonymous callers",
+            "use allow: authenticated (or scopes) with it, or remove it",
+        )
         raise _Invalid
     gather.check()
     key = given[0] if given else "allow"
     access = Access(fields.get("allow", Access.AUTHENTICATED.value)) if key == "allow" else Access(key)
-    return Rule(fields["name"], fields["match"], access, fields.get(key, ()) if key != "allow" else (),
-                fields.get("claims", ()), fields.get("issuers"), fields.get("audiences"))
+    return Rule(
+        fields["name"],
+        fields["match"],
+        access,
+        fields.get(key, ()) if key != "allow" else (),
+        fields.get("claims", ()),
+        fields.get("issuers"),
+        fields.get("audiences"),
+    )
 
 
 def _claims(value: object, at: _At) -> tuple[ClaimRequirement, ...]:
@@ -477,8 +555,10 @@ def _claim_values(value: object, at: _At) -> tuple[ClaimValue, ...]:
         at.fail("is an empty list", "list the values the claim must hold, or remove it")
     for item in values:
         if not isinstance(item, (str, int, float, bool)):
-            at.fail(f"must be a string, number or boolean (or a list of them), got {_kind(item)}",
-                    "write the value the claim must equal or contain")
+            at.fail(
+                f"must be a string, number or boolean (or a list of them), got {_kind(item)}",
+                "write the value the claim must equal or contain",
+            )
     return tuple(values)
 
 
@@ -489,13 +569,18 @@ def _cross_check_rules(config: Config, at: _At) -> None:
     for index, rule in enumerate(config.rules):
         for key, named, known in (("issuers", rule.issuers, issuers), ("audiences", rule.audiences, audiences)):
             for unknown in sorted((named or frozenset()) - known):
-                (at / "rules" / index / key).note(f'"{unknown}" is not configured under issuers',
-                                                  "add it to `issuers:` first, or remove it from this rule")
+                (at / "rules" / index / key).note(
+                    f'"{unknown}" is not configured under issuers',
+                    "add it to `issuers:` first, or remove it from this rule",
+                )
 
 
 def _issuers(value: object, at: _At) -> tuple[IssuerConfig, ...]:
-    check = _list_of(_section(_ISSUER, IssuerConfig), "issuers: [{issuer: https://..., audiences: [...]}]",
-                     "add an issuer: `- issuer: https://...` with its `audiences`")
+    check = _list_of(
+        _section(_ISSUER, IssuerConfig),
+        "issuers: [{issuer: https://..., audiences: [...]}]",
+        "add an issuer: `- issuer: https://...` with its `audiences`",
+    )
     if isinstance(value, list):
         _note_duplicates(value, "issuer", at, "merge the two entries, with all the audiences in one")
     issuers: tuple[IssuerConfig, ...] = check(value, at)
@@ -509,16 +594,28 @@ def _rules(value: object, at: _At) -> tuple[Rule, ...]:
     return rules
 
 
-_TOP = _Table("the top level", "issuers: [...]", {
-    "issuers": _issuers,
-    "rules": _rules,
-    "default": _choice(["deny", "authenticated"], dict.fromkeys(["allow", "anonymous"], (
-        "an unmatched route is never open to everyone by default",
-        "write `default: deny` and end the rules with one that has `match: {}` and `allow: anonymous`"))),
-    "headers": _headers,
-    "ingress": _choice(INGRESS_KINDS),
-    "cache": _section(_CACHE, CacheConfig),
-}, {"issuers": "add `issuers:` with at least one `- issuer: https://...` and its `audiences`"})
+_TOP = _Table(
+    "the top level",
+    "issuers: [...]",
+    {
+        "issuers": _issuers,
+        "rules": _rules,
+        "default": _choice(
+            ["deny", "authenticated"],
+            dict.fromkeys(
+                ["allow", "anonymous"],
+                (
+                    "an unmatched route is never open to everyone by default",
+                    "write `default: deny` and end the rules with one that has `match: {}` and `allow: anonymous`",
+                ),
+            ),
+        ),
+        "headers": _headers,
+        "ingress": _choice(INGRESS_KINDS),
+        "cache": _section(_CACHE, CacheConfig),
+    },
+    {"issuers": "add `issuers:` with at least one `- issuer: https://...` and its `audiences`"},
+)
 
 # Where a key belongs, for a key written at the wrong indentation.
 _HOME = {key: table.name for table in (_CACHE, _MATCH, _RULE, _ISSUER, _TOP) for key in table.checks}
@@ -532,4 +629,3 @@ def _config(data: object, at: _At, source: str) -> Config:
     config = Config(**{"rules": (), **_fields(data, at, _TOP)}, source=source)
     _cross_check_rules(config, at)
     return config
-

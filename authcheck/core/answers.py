@@ -19,6 +19,7 @@ def denial_answer(denial: Denial, head: bool) -> tuple[int, list[tuple[bytes, by
     body = json.dumps({"error": denial.error, "code": denial.code, "message": denial.message}).encode()
     headers = [_NO_STORE, _JSON, (b"content-length", str(len(body)).encode())]
     # Our own words and configured scopes only, but never let an odd one become a 500.
-    headers += [(name.lower().encode(), value.encode("latin-1", "backslashreplace"))
-                for name, value in denial.extra_headers()]
+    headers += [
+        (name.lower().encode(), value.encode("latin-1", "backslashreplace")) for name, value in denial.extra_headers()
+    ]
     return denial.status, headers, b"" if head else body

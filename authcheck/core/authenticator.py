@@ -51,8 +51,9 @@ class _Verified:
 
     __slots__ = ("expires_at", "profile", "source", "subject")
 
-    def __init__(self, expires_at: float, source: tuple[IssuerKeys, str], identity: Identity,
-                 shared: SharedValues) -> None:
+    def __init__(
+        self, expires_at: float, source: tuple[IssuerKeys, str], identity: Identity, shared: SharedValues
+    ) -> None:
         self.expires_at = expires_at
         self.source = source  # (the issuer's keys, the signing key's id): shared by its tokens
         self.subject, self.profile = compact(identity, shared)
@@ -74,9 +75,7 @@ class Authenticator:
         self._max_ttl = config.cache.max_ttl
         self._shared = SharedValues()
         self.verified: LRU[bytes, _Verified] = LRU(config.cache.max_entries)
-        self.refused: ExpiringLRU[bytes, InvalidToken] = ExpiringLRU(
-            min(BAD_TOKEN_ENTRIES, config.cache.max_entries)
-        )
+        self.refused: ExpiringLRU[bytes, InvalidToken] = ExpiringLRU(min(BAD_TOKEN_ENTRIES, config.cache.max_entries))
 
     async def authenticate(self, token: str) -> Identity:
         """The token's identity; raises InvalidToken or KeysUnavailable."""
@@ -131,8 +130,9 @@ class Authenticator:
             if exc.reason not in _TRANSIENT_REASONS:
                 self.refused.put(digest, _fresh(exc), self._clock() + BAD_TOKEN_TTL)
             raise
-        identity = build_identity(claims, config.scope_claim, self._claim_headers, self._claim_paths,
-                                  self._on_header_dropped, self._shared)
+        identity = build_identity(
+            claims, config.scope_claim, self._claim_headers, self._claim_paths, self._on_header_dropped, self._shared
+        )
         expires_at = min(float(claims["exp"]), self._clock() + self._max_ttl)
         source = self._shared((issuer, key.key_id))
         self.verified.put(digest, _Verified(expires_at, source, identity, self._shared))

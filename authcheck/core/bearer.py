@@ -26,8 +26,9 @@ def extract_bearer(authorization: Sequence[str]) -> str:
         raise TokenFormatInvalid("More than one Authorization header.", "authorization_header_repeated")
     value = authorization[0]
     if "," in value:
-        raise TokenFormatInvalid("Authorization header holds more than one credential.",
-                                 "authorization_header_repeated")
+        raise TokenFormatInvalid(
+            "Authorization header holds more than one credential.", "authorization_header_repeated"
+        )
     scheme, _, token = value.strip(" ").partition(" ")
     token = token.lstrip(" ")
     if not scheme or not token or " " in token or "\t" in value:

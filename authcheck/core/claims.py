@@ -71,5 +71,6 @@ def unmet(claims: dict[str, Any], requirement: ClaimRequirement) -> str | None:
 def retained(claims: dict[str, Any], paths: Iterable[str]) -> dict[str, Any]:
     """Only the top-level claims some rule reads: what the token cache keeps per token."""
     wanted = tuple(paths)
-    return {key: value for key, value in claims.items()
-            if any(path == key or path.startswith(key + ".") for path in wanted)}
+    return {
+        key: value for key, value in claims.items() if any(path == key or path.startswith(key + ".") for path in wanted)
+    }

@@ -25,7 +25,6 @@ from authcheck.core.rules import RuleSet, authorize
 _MEMO_LIMIT = 4096  # original requests remembered by the header lines they were read from
 
 
-
 class Decision(NamedTuple):
     status: int
     request: OriginalRequest | None = None
@@ -45,7 +44,11 @@ class Gate:
         self._requests: dict[Hashable, tuple[OriginalRequest, Rule | None] | Denial] = {}
 
     async def decide(
-        self, headers: Headers, verify_method: str, envoy_subpath: str | None, verify_query: str,
+        self,
+        headers: Headers,
+        verify_method: str,
+        envoy_subpath: str | None,
+        verify_query: str,
         raw_headers: Hashable = None,
     ) -> Decision:
         """`raw_headers`, when given, is everything `headers` was read from (the /verify

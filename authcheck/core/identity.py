@@ -111,16 +111,24 @@ def build_identity(
     headers += common.headers
     unset += common.unset
     if claim_headers:
-        more_headers, more_unset = _encode([(header, claims.get(claim)) for header, claim in claim_headers],
-                                           on_dropped, shared)
+        more_headers, more_unset = _encode(
+            [(header, claims.get(claim)) for header, claim in claim_headers], on_dropped, shared
+        )
         headers += more_headers
         # A name listed twice (a configured header shadowing a built-in) is unset only if neither set it.
         set_names = {name for name, _ in headers}
         unset = [name for name in (*unset, *more_unset) if name.encode() not in set_names]
     if unset:
         headers.append(shared((ENVOY_REMOVE_HEADER, ",".join(unset).encode())))
-    return Identity(subject, common.client_id, common.issuer, common.audiences, common.scopes,
-                    retained(claims, claim_paths) if claim_paths else _NO_CLAIMS, tuple(headers))
+    return Identity(
+        subject,
+        common.client_id,
+        common.issuer,
+        common.audiences,
+        common.scopes,
+        retained(claims, claim_paths) if claim_paths else _NO_CLAIMS,
+        tuple(headers),
+    )
 
 
 def _common(claims: dict[str, Any], scope_claim: str, shared: Callable[..., Any]) -> _Common:
@@ -128,9 +136,16 @@ def _common(claims: dict[str, Any], scope_claim: str, shared: Callable[..., Any]
     key: tuple[object, ...] = ()
     if memo is not None:
         scope, aud = claims.get(scope_claim), claims["aud"]
-        key = (_COMMON, scope_claim, claims["iss"], tuple(scope) if isinstance(scope, list) else scope,
-               claims.get("client_id"), claims.get("azp"), claims.get("organization_id"),
-               tuple(aud) if isinstance(aud, list) else aud)
+        key = (
+            _COMMON,
+            scope_claim,
+            claims["iss"],
+            tuple(scope) if isinstance(scope, list) else scope,
+            claims.get("client_id"),
+            claims.get("azp"),
+            claims.get("organization_id"),
+            tuple(aud) if isinstance(aud, list) else aud,
+        )
         try:
             found: _Common | None = memo.get(key)
         except TypeError:  # an unhashable claim value: work it out for this token alone
@@ -143,19 +158,32 @@ def _common(claims: dict[str, Any], scope_claim: str, shared: Callable[..., Any]
     if isinstance(client_id, str):
         client_id = shared(client_id)
     dropped: list[tuple[str, str]] = []
-    headers, unset = _encode(((ISSUER, claims["iss"]),
-                              (SCOPES, " ".join(sorted(scopes)) if scopes else None),
-                              (CLIENT_ID, client_id),
-                              (ORGANIZATION_ID, claims.get("organization_id"))),
-                             lambda name, why: dropped.append((name, why)), shared)
+    headers, unset = _encode(
+        (
+            (ISSUER, claims["iss"]),
+            (SCOPES, " ".join(sorted(scopes)) if scopes else None),
+            (CLIENT_ID, client_id),
+            (ORGANIZATION_ID, claims.get("organization_id")),
+        ),
+        lambda name, why: dropped.append((name, why)),
+        shared,
+    )
     aud = claims["aud"]
-    common = _Common(client_id, shared(claims["iss"]), shared((aud,) if isinstance(aud, str) else tuple(aud)),
-                     scopes, tuple(headers), tuple(unset), tuple(dropped))
+    common = _Common(
+        client_id,
+        shared(claims["iss"]),
+        shared((aud,) if isinstance(aud, str) else tuple(aud)),
+        scopes,
+        tuple(headers),
+        tuple(unset),
+        tuple(dropped),
+    )
     return memo(common, key=key) if memo is not None else common
 
 
-def _encode(values: Sequence[tuple[str, object]], on_dropped: HeaderDropped, shared: Callable[..., Any]
-            ) -> tuple[list[tuple[bytes, bytes]], list[str]]:
+def _encode(
+    values: Sequence[tuple[str, object]], on_dropped: HeaderDropped, shared: Callable[..., Any]
+) -> tuple[list[tuple[bytes, bytes]], list[str]]:
     """(the headers set, the lower-case names of those left unset)."""
     headers: list[tuple[bytes, bytes]] = []
     unset: list[str] = []
@@ -184,8 +212,12 @@ def compact(identity: Identity, shared: Callable[..., Any] = _unshared) -> tuple
     """
     headers = identity.headers
     subject: bytes | str | None = identity.subject
-    if (headers and headers[0][0] == _SUBJECT_BYTES and isinstance(subject, str)
-            and headers[0][1] == subject.encode("latin-1")):
+    if (
+        headers
+        and headers[0][0] == _SUBJECT_BYTES
+        and isinstance(subject, str)
+        and headers[0][1] == subject.encode("latin-1")
+    ):
         subject, headers = headers[0][1], headers[1:]
     profile = Identity(None, *identity[1:6], headers)
     if identity.claims is _NO_CLAIMS:
@@ -197,8 +229,15 @@ def expand(subject: bytes | str | None, profile: Identity) -> Identity:
     """The identity `compact` took apart."""
     _, client_id, issuer, audiences, scopes, claims, headers = profile
     if type(subject) is bytes:
-        return Identity(subject.decode("latin-1"), client_id, issuer, audiences, scopes, claims,
-                        ((_SUBJECT_BYTES, subject), *headers))
+        return Identity(
+            subject.decode("latin-1"),
+            client_id,
+            issuer,
+            audiences,
+            scopes,
+            claims,
+            ((_SUBJECT_BYTES, subject), *headers),
+        )
     return Identity(subject, client_id, issuer, audiences, scopes, claims, headers)  # type: ignore[arg-type]
 
 

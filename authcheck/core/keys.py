@@ -33,7 +33,7 @@ class JwksError(ValueError):
 @dataclass(frozen=True, slots=True)
 class SigningKey:
     key_id: str  # the kid, or the RFC 7638 thumbprint when the key has none
-    key: Any     # a `cryptography` public key
+    key: Any  # a `cryptography` public key
     algorithms: frozenset[str]
 
 
@@ -42,7 +42,7 @@ class KeySet:
     by_kid: dict[str, SigningKey]
     without_kid: tuple[SigningKey, ...]
     skipped: tuple[str, ...]  # why each unusable key was left out, for logs
-    key_ids: frozenset[str]   # every key's id: a cached token stays valid while its key is here
+    key_ids: frozenset[str]  # every key's id: a cached token stays valid while its key is here
 
     def find(self, kid: str | None, alg: str) -> SigningKey:
         """The key for a token's `kid` and `alg`; raises InvalidToken when there is none."""

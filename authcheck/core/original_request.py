@@ -24,9 +24,9 @@ Headers = Mapping[str, Sequence[str]]
 
 @dataclass(frozen=True, slots=True)
 class OriginalRequest:
-    method: str        # upper-case
-    host: str | None   # lower-case, port removed; None when no source names it
-    path: str          # normalized (authcheck.core.paths.normalize_path); no query
+    method: str  # upper-case
+    host: str | None  # lower-case, port removed; None when no source names it
+    path: str  # normalized (authcheck.core.paths.normalize_path); no query
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,10 +34,10 @@ class _Column:
     """Where one proxy (or `auto`) names the original request."""
 
     methods: tuple[str, ...] = ()  # headers holding the method
-    uris: tuple[str, ...] = ()     # headers holding an origin-form URI (path + query)
-    urls: tuple[str, ...] = ()     # headers holding an absolute URL (path and host)
-    hosts: tuple[str, ...] = ()    # headers holding a host
-    request_line: bool = False     # the /verify request's own method (and sub-path) count
+    uris: tuple[str, ...] = ()  # headers holding an origin-form URI (path + query)
+    urls: tuple[str, ...] = ()  # headers holding an absolute URL (path and host)
+    hosts: tuple[str, ...] = ()  # headers holding a host
+    request_line: bool = False  # the /verify request's own method (and sub-path) count
 
 
 _NGINX = _Column(
@@ -55,12 +55,18 @@ _AUTO_PREFIX = _Column(_AUTO.methods, _AUTO.uris, _AUTO.urls, (*_AUTO.hosts, "ho
 
 # Keyed by (ingress, whether the request was /verify/<sub-path>).
 _COLUMNS: dict[tuple[str, bool], _Column] = {
-    ("nginx", False): _NGINX, ("nginx", True): _NGINX,
-    ("ingress-nginx", False): _INGRESS_NGINX, ("ingress-nginx", True): _INGRESS_NGINX,
-    ("traefik", False): _FORWARDED, ("traefik", True): _FORWARDED,
-    ("caddy", False): _FORWARDED, ("caddy", True): _FORWARDED,
-    ("envoy", False): _ENVOY_OVERRIDE, ("envoy", True): _ENVOY_PREFIX,
-    ("auto", False): _AUTO, ("auto", True): _AUTO_PREFIX,
+    ("nginx", False): _NGINX,
+    ("nginx", True): _NGINX,
+    ("ingress-nginx", False): _INGRESS_NGINX,
+    ("ingress-nginx", True): _INGRESS_NGINX,
+    ("traefik", False): _FORWARDED,
+    ("traefik", True): _FORWARDED,
+    ("caddy", False): _FORWARDED,
+    ("caddy", True): _FORWARDED,
+    ("envoy", False): _ENVOY_OVERRIDE,
+    ("envoy", True): _ENVOY_PREFIX,
+    ("auto", False): _AUTO,
+    ("auto", True): _AUTO_PREFIX,
 }
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+").fullmatch  # RFC 7230 token

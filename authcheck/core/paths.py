@@ -30,7 +30,7 @@ _FORBIDDEN_RAW = re.compile(r"[\x00-\x20\x7f\\?#;]").search
 
 # Printable but not allowed raw in a path (browsers still send some of them):
 # escaped, so that `|` and `%7C` compare equal.
-_ESCAPE_RAW = str.maketrans({c: f"%{ord(c):02X}" for c in "\"<>[]^`{|}"})
+_ESCAPE_RAW = str.maketrans({c: f"%{ord(c):02X}" for c in '"<>[]^`{|}'})
 
 # Escapes that would change the path's structure once an upstream decodes them.
 _FORBIDDEN_ESCAPES: dict[int, tuple[str, str]] = {

@@ -50,9 +50,7 @@ class RuleSet:
     """The configured rules, compiled once; first match wins, then `default`."""
 
     def __init__(self, config: Config) -> None:
-        self._rules = tuple(
-            _CompiledRule(rule, _compile_paths(rule.match.paths)) for rule in config.rules
-        )
+        self._rules = tuple(_CompiledRule(rule, _compile_paths(rule.match.paths)) for rule in config.rules)
         self._default = DEFAULT_AUTHENTICATED if config.default == "authenticated" else None
         self._memo: dict[tuple[str, str | None, str], Rule | None] = {}
 

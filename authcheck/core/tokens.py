@@ -113,8 +113,9 @@ def check_header(unverified: UnverifiedToken, issuer: IssuerConfig, keys: KeySet
     return keys.find(kid, alg)
 
 
-def verify_signed(token: str, unverified: UnverifiedToken, issuer: IssuerConfig, signing_key: SigningKey
-                  ) -> dict[str, Any]:
+def verify_signed(
+    token: str, unverified: UnverifiedToken, issuer: IssuerConfig, signing_key: SigningKey
+) -> dict[str, Any]:
     """The signature and the claims, for a token that passed `check_header` with this key."""
     claims = _verify_ordinary(token, unverified, issuer, signing_key)
     if claims is None:
@@ -172,8 +173,11 @@ def _verify_ordinary(
     if "b64" in header:
         return None
     header_segment, payload_segment, signature_segment = token.split(".")
-    if not (_canonical_base64url(header_segment) and _canonical_base64url(payload_segment)
-            and _canonical_base64url(signature_segment)):
+    if not (
+        _canonical_base64url(header_segment)
+        and _canonical_base64url(payload_segment)
+        and _canonical_base64url(signature_segment)
+    ):
         return None
     try:
         algorithm = jwt.get_algorithm_by_name(header["alg"])
@@ -212,8 +216,9 @@ def _ordinary_claims(claims: dict[str, Any], issuer: IssuerConfig) -> bool:
     if isinstance(aud, str):
         if aud not in issuer.audiences:
             return False
-    elif not (isinstance(aud, list) and all(isinstance(a, str) for a in aud)
-              and any(a in aud for a in issuer.audiences)):
+    elif not (
+        isinstance(aud, list) and all(isinstance(a, str) for a in aud) and any(a in aud for a in issuer.audiences)
+    ):
         return False
     if "sub" in claims and not isinstance(claims["sub"], str):
         return False
@@ -251,8 +256,9 @@ def _check_claim_types(claims: dict[str, Any], scope_claim: str) -> None:
     if scopes is not None and not (
         isinstance(scopes, str) or (isinstance(scopes, list) and all(isinstance(s, str) for s in scopes))
     ):
-        raise InvalidToken(f"The token's {scope_claim} claim is neither a string nor a list of strings.",
-                           "token_claim_type")
+        raise InvalidToken(
+            f"The token's {scope_claim} claim is neither a string nor a list of strings.", "token_claim_type"
+        )
 
 
 def scopes_of(claims: dict[str, Any], scope_claim: str) -> frozenset[str]:

@@ -26,11 +26,19 @@ from authcheck.service.metrics import Metrics
 DecisionLog = Literal["all", "denials", "off"]
 
 # The only request headers /verify reads; everything else is never even decoded.
-_READ_HEADERS = frozenset({
-    b"authorization", b"host", b"x-request-id",
-    b"x-forwarded-method", b"x-forwarded-uri", b"x-forwarded-host",
-    b"x-original-method", b"x-original-uri", b"x-original-url",
-})
+_READ_HEADERS = frozenset(
+    {
+        b"authorization",
+        b"host",
+        b"x-request-id",
+        b"x-forwarded-method",
+        b"x-forwarded-uri",
+        b"x-forwarded-host",
+        b"x-original-method",
+        b"x-original-uri",
+        b"x-original-url",
+    }
+)
 _AUTHORIZATION, _REQUEST_ID = b"authorization", b"x-request-id"
 _ANSWER_MEMO_LIMIT = 1024  # distinct denial answers: our own words, so few
 _EMPTY_BODY = {"type": "http.response.body", "body": b""}
@@ -41,8 +49,9 @@ log = structlog.get_logger("authcheck")
 class Service:
     """Everything one worker process holds: keys, caches, rules, counters."""
 
-    def __init__(self, config: Config, transport: httpx.AsyncBaseTransport | None = None,
-                 decision_log: DecisionLog = "all") -> None:
+    def __init__(
+        self, config: Config, transport: httpx.AsyncBaseTransport | None = None, decision_log: DecisionLog = "all"
+    ) -> None:
         self.config = config
         self.key_store = KeyStore(config.issuers, transport)
         self.authenticator = Authenticator(config, self.key_store, _log_dropped_header)
@@ -55,8 +64,12 @@ def _log_dropped_header(header: str, why: str) -> None:
     log.warning("identity_header_dropped", header=header, why=why)
 
 
-def create_app(config: Config, transport: httpx.AsyncBaseTransport | None = None,
-               decision_log: DecisionLog = "all", extra_routes: Sequence[BaseRoute] = ()) -> ASGIApp:
+def create_app(
+    config: Config,
+    transport: httpx.AsyncBaseTransport | None = None,
+    decision_log: DecisionLog = "all",
+    extra_routes: Sequence[BaseRoute] = (),
+) -> ASGIApp:
     """`extra_routes` is how `authcheck dev` serves its development issuer on the same port."""
     service = Service(config, transport, decision_log)
 
@@ -78,12 +91,14 @@ def create_app(config: Config, transport: httpx.AsyncBaseTransport | None = None
         return JSONResponse({"ready": True})
 
     async def metrics(_: Request) -> Response:
-        return PlainTextResponse(service.metrics.render(service.key_store),
-                                 media_type="text/plain; version=0.0.4")
+        return PlainTextResponse(service.metrics.render(service.key_store), media_type="text/plain; version=0.0.4")
 
-    routes = [Route("/healthz", healthz, methods=["GET", "HEAD"]),
-              Route("/readyz", readyz, methods=["GET", "HEAD"]),
-              Route("/metrics", metrics, methods=["GET"]), *extra_routes]
+    routes = [
+        Route("/healthz", healthz, methods=["GET", "HEAD"]),
+        Route("/readyz", readyz, methods=["GET", "HEAD"]),
+        Route("/metrics", metrics, methods=["GET"]),
+        *extra_routes,
+    ]
     return VerifyRouter(Starlette(routes=routes, lifespan=lifespan), service)
 
 
@@ -141,8 +156,9 @@ class VerifyRouter:
             decision = gate.decide_known(raw_headers, authorization[0] if len(authorization) == 1 else None)
             if decision is None:
                 envoy_subpath = raw_path[7:].decode("latin-1") if len(raw_path) > 7 else None
-                decision = await gate.decide(_read_headers(scope), method, envoy_subpath,
-                                             scope["query_string"].decode("latin-1"), raw_headers)
+                decision = await gate.decide(
+                    _read_headers(scope), method, envoy_subpath, scope["query_string"].decode("latin-1"), raw_headers
+                )
         except Exception:  # a bug must never become a 500 or an open door
             log.exception("internal_error")
             decision = Decision(503, denial=DecisionFailed())

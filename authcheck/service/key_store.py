@@ -21,9 +21,9 @@ from authcheck.config.model import IssuerConfig
 from authcheck.core.errors import KeysUnavailable
 from authcheck.core.keys import JwksError, KeySet, parse_jwks
 
-UNKNOWN_KID_COOLDOWN = 30.0      # seconds between kid-triggered refreshes per issuer
-UNKNOWN_KID_WAIT = 2.0           # how long a request waits for that refresh
-MIN_REFRESH = 60.0               # a Cache-Control max-age shorter than this is raised to it
+UNKNOWN_KID_COOLDOWN = 30.0  # seconds between kid-triggered refreshes per issuer
+UNKNOWN_KID_WAIT = 2.0  # how long a request waits for that refresh
+MIN_REFRESH = 60.0  # a Cache-Control max-age shorter than this is raised to it
 RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)  # after consecutive failed fetches
 MAX_DOCUMENT_BYTES = 1024 * 1024
 FETCH_TIMEOUT = httpx.Timeout(5.0)

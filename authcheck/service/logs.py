@@ -22,7 +22,8 @@ LogFormat = Literal["json", "console"]
 
 def configure_logging(level: str = "info", log_format: LogFormat = "json") -> None:
     renderer: structlog.typing.Processor = (
-        structlog.processors.JSONRenderer(serializer=_dumps) if log_format == "json"
+        structlog.processors.JSONRenderer(serializer=_dumps)
+        if log_format == "json"
         else structlog.dev.ConsoleRenderer()
     )
     structlog.configure(

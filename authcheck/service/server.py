@@ -13,7 +13,8 @@ from authcheck.service.logs import LogFormat, configure_logging
 
 
 def app_from_environment() -> ASGIApp:
-    configure_logging(os.environ.get("AUTHCHECK_LOG_LEVEL", "info"),
-                      cast(LogFormat, os.environ.get("AUTHCHECK_LOG_FORMAT", "json")))
+    configure_logging(
+        os.environ.get("AUTHCHECK_LOG_LEVEL", "info"), cast(LogFormat, os.environ.get("AUTHCHECK_LOG_FORMAT", "json"))
+    )
     config = load_config(os.environ["AUTHCHECK_CONFIG"])
     return create_app(config, decision_log=cast(DecisionLog, os.environ.get("AUTHCHECK_DECISION_LOG", "all")))

@@ -110,33 +110,49 @@ def nginx_main_conf(workdir: Path) -> Path:
 
 def render_nginx(workdir: Path, listen: int, auth: str, upstream: str) -> tuple[list[str], dict[str, str]]:
     shutil.copy(REPO / "nginx/authcheck.conf", _mkdir(workdir / "snippets") / "authcheck.conf")
-    render("nginx/example.conf", workdir / "conf.d/example.conf", {
-        "server 127.0.0.1:8080;": f"server {auth};",
-        "server 127.0.0.1:3000;": f"server {upstream};",
-        "listen 80;": f"listen {LOOPBACK}:{listen};",
-    })
+    render(
+        "nginx/example.conf",
+        workdir / "conf.d/example.conf",
+        {
+            "server 127.0.0.1:8080;": f"server {auth};",
+            "server 127.0.0.1:3000;": f"server {upstream};",
+            "listen 80;": f"listen {LOOPBACK}:{listen};",
+        },
+    )
     conf = nginx_main_conf(workdir)
     return [tool("nginx"), "-p", str(workdir), "-c", str(conf), "-e", str(workdir / "nginx.log")], {}
 
 
 def render_traefik(workdir: Path, listen: int, auth: str, upstream: str) -> tuple[list[str], dict[str, str]]:
-    dynamic = render("traefik/dynamic.yml", workdir / "dynamic.yml", {
-        '"http://127.0.0.1:8080/verify"': f'"http://{auth}/verify"',
-        '"http://127.0.0.1:3000"': f'"http://{upstream}"',
-    })
-    static = render("traefik/traefik.yml", workdir / "traefik.yml", {
-        'address: ":80"': f'address: "{LOOPBACK}:{listen}"',
-        "filename: /etc/traefik/dynamic.yml": f"filename: {dynamic}",
-    })
+    dynamic = render(
+        "traefik/dynamic.yml",
+        workdir / "dynamic.yml",
+        {
+            '"http://127.0.0.1:8080/verify"': f'"http://{auth}/verify"',
+            '"http://127.0.0.1:3000"': f'"http://{upstream}"',
+        },
+    )
+    static = render(
+        "traefik/traefik.yml",
+        workdir / "traefik.yml",
+        {
+            'address: ":80"': f'address: "{LOOPBACK}:{listen}"',
+            "filename: /etc/traefik/dynamic.yml": f"filename: {dynamic}",
+        },
+    )
     return [tool("traefik"), f"--configFile={static}"], {}
 
 
 def render_caddy(workdir: Path, listen: int, auth: str, upstream: str) -> tuple[list[str], dict[str, str]]:
-    caddyfile = render("caddy/Caddyfile", workdir / "Caddyfile", {
-        "app.example.com {": f"http://{LOOPBACK}:{listen} {{\n\tbind {LOOPBACK}",
-        "forward_auth 127.0.0.1:8080 {": f"forward_auth {auth} {{",
-        "reverse_proxy 127.0.0.1:3000": f"reverse_proxy {upstream}",
-    })
+    caddyfile = render(
+        "caddy/Caddyfile",
+        workdir / "Caddyfile",
+        {
+            "app.example.com {": f"http://{LOOPBACK}:{listen} {{\n\tbind {LOOPBACK}",
+            "forward_auth 127.0.0.1:8080 {": f"forward_auth {auth} {{",
+            "reverse_proxy 127.0.0.1:3000": f"reverse_proxy {upstream}",
+        },
+    )
     env = {  # keep Caddy's state and admin endpoint out of $HOME and off the default :2019
         "HOME": str(workdir),
         "XDG_CONFIG_HOME": str(workdir / "config"),
@@ -149,14 +165,17 @@ def render_caddy(workdir: Path, listen: int, auth: str, upstream: str) -> tuple[
 def render_envoy(workdir: Path, listen: int, auth: str, upstream: str) -> tuple[list[str], dict[str, str]]:
     auth_host, auth_port = auth.split(":")
     up_host, up_port = upstream.split(":")
-    config = render("envoy/envoy.yaml", workdir / "envoy.yaml", {
-        "{address: 0.0.0.0, port_value: 10000}": f"{{address: {LOOPBACK}, port_value: {listen}}}",
-        '"http://127.0.0.1:8080"': f'"http://{auth}"',
-        "{address: 127.0.0.1, port_value: 8080}": f"{{address: {auth_host}, port_value: {auth_port}}}",
-        "{address: 127.0.0.1, port_value: 3000}": f"{{address: {up_host}, port_value: {up_port}}}",
-    })
-    return [tool("envoy"), "-c", str(config), "--disable-hot-restart", "--concurrency", "1",
-            "--log-level", "info"], {}
+    config = render(
+        "envoy/envoy.yaml",
+        workdir / "envoy.yaml",
+        {
+            "{address: 0.0.0.0, port_value: 10000}": f"{{address: {LOOPBACK}, port_value: {listen}}}",
+            '"http://127.0.0.1:8080"': f'"http://{auth}"',
+            "{address: 127.0.0.1, port_value: 8080}": f"{{address: {auth_host}, port_value: {auth_port}}}",
+            "{address: 127.0.0.1, port_value: 3000}": f"{{address: {up_host}, port_value: {up_port}}}",
+        },
+    )
+    return [tool("envoy"), "-c", str(config), "--disable-hot-restart", "--concurrency", "1", "--log-level", "info"], {}
 
 
 RENDERERS: dict[str, Callable[[Path, int, str, str], tuple[list[str], dict[str, str]]]] = {
@@ -198,16 +217,22 @@ class Proxy:
 StartProxy = Callable[..., Proxy]
 
 
-def start_proxy(kind: str, workdir: Path, *, auth_port: int, upstream_port: int,
-                timeout: float = 20.0) -> Proxy:
+def start_proxy(kind: str, workdir: Path, *, auth_port: int, upstream_port: int, timeout: float = 20.0) -> Proxy:
     """Start `kind` from the shipped files, asking the auth server at 127.0.0.1:`auth_port`."""
     port = free_port()
     workdir = _mkdir(workdir / f"{kind}-{port}")  # several proxies may share one test's tmp_path
     command, env = RENDERERS[kind](workdir, port, f"{LOOPBACK}:{auth_port}", f"{LOOPBACK}:{upstream_port}")
     log = workdir / f"{kind}.log"
     with log.open("ab") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   env={**os.environ, **env}, cwd=workdir, start_new_session=True)
+        process = subprocess.Popen(
+            command,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **env},
+            cwd=workdir,
+            start_new_session=True,
+        )
     proxy = Proxy(kind, port, process, log)
     try:
         wait_until_serving(proxy, timeout)
@@ -221,13 +246,16 @@ def wait_until_serving(proxy: Proxy, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while True:
         if proxy.process.poll() is not None:
-            raise RuntimeError(f"{proxy.kind} exited with {proxy.process.returncode}; "
-                               f"log {proxy.log}:\n{proxy.log_text()[-3000:]}")
+            raise RuntimeError(
+                f"{proxy.kind} exited with {proxy.process.returncode}; log {proxy.log}:\n{proxy.log_text()[-3000:]}"
+            )
         if _accepts(proxy.port) and (proxy.kind != "traefik" or _traefik_routes(proxy)):
             return
         if time.monotonic() > deadline:
-            raise RuntimeError(f"{proxy.kind} not serving on {proxy.port} after {timeout}s; "
-                               f"log {proxy.log}:\n{proxy.log_text()[-3000:]}")
+            raise RuntimeError(
+                f"{proxy.kind} not serving on {proxy.port} after {timeout}s; "
+                f"log {proxy.log}:\n{proxy.log_text()[-3000:]}"
+            )
         time.sleep(0.05)
 
 
@@ -284,8 +312,9 @@ class Response:
         return values[0] if values else None
 
 
-def request(port: int, method: str, path: str, headers: Sequence[tuple[str, str]] = (),
-            timeout: float = 10.0) -> Response:
+def request(
+    port: int, method: str, path: str, headers: Sequence[tuple[str, str]] = (), timeout: float = 10.0
+) -> Response:
     """`path` goes on the request line byte for byte (no `..` or `//` clean-up, unlike httpx).
     A `Host` in `headers` replaces the automatic one instead of making a second line."""
     conn = http.client.HTTPConnection(LOOPBACK, port, timeout=timeout)
@@ -373,8 +402,9 @@ class RecordingServer:
         self.server = _QuietServer((LOOPBACK, 0), Handler)
         self.server.daemon_threads = True
         self.port = int(self.server.server_address[1])
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
-                                       name=f"recording-{self.port}", daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"recording-{self.port}", daemon=True
+        )
         self.thread.start()
 
     def requests_to(self, prefix: str) -> list[Seen]:

@@ -57,12 +57,21 @@ from .harness import request as http_request
 # ---------------------------------------------------------------------------------------------
 # What the app, the tokens and the client send
 
-IDENTITY_HEADERS = ("X-Auth-Subject", "X-Auth-Issuer", "X-Auth-Scopes", "X-Auth-Client-Id",
-                    "X-Auth-Organization-Id", "X-Auth-Email")
+IDENTITY_HEADERS = (
+    "X-Auth-Subject",
+    "X-Auth-Issuer",
+    "X-Auth-Scopes",
+    "X-Auth-Client-Id",
+    "X-Auth-Organization-Id",
+    "X-Auth-Email",
+)
 ENVOY_REMOVE_HEADER = "x-envoy-auth-headers-to-remove"  # for Envoy only, never for the app
 
-STATUS_PAGE_RULE = {"name": "status-page", "match": {"hosts": ["status.example.com"], "methods": ["GET", "HEAD"]},
-                    "allow": "anonymous"}
+STATUS_PAGE_RULE = {
+    "name": "status-page",
+    "match": {"hosts": ["status.example.com"], "methods": ["GET", "HEAD"]},
+    "allow": "anonymous",
+}
 
 
 def app(seen: Seen) -> Answer:
@@ -89,8 +98,12 @@ def expected_identity(name: str | None, issuer: str) -> dict[str, str]:
     """The identity headers the app must see, and only these, for a request with token `name`."""
     if name is None:
         return {}
-    identity = {"X-Auth-Subject": "user-1", "X-Auth-Issuer": issuer, "X-Auth-Scopes": "profile read:orders",
-                "X-Auth-Client-Id": "client-1"}
+    identity = {
+        "X-Auth-Subject": "user-1",
+        "X-Auth-Issuer": issuer,
+        "X-Auth-Scopes": "profile read:orders",
+        "X-Auth-Client-Id": "client-1",
+    }
     if name == "full":
         identity |= {"X-Auth-Email": "alice@example.com", "X-Auth-Organization-Id": "org-1"}
     return identity
@@ -136,8 +149,10 @@ REPLACES_DENIAL_BODY = frozenset({"nginx"})
 
 NO_CREDENTIALS = r'Bearer realm="authcheck"'
 INVALID_TOKEN = r'Bearer realm="authcheck", error="invalid_token"(, error_description="[^"]+")?'
-INSUFFICIENT_SCOPE = (r'Bearer realm="authcheck", error="insufficient_scope", scope="read:orders"'
-                      r'(, error_description="[^"]+")?')
+INSUFFICIENT_SCOPE = (
+    r'Bearer realm="authcheck", error="insufficient_scope", scope="read:orders"'
+    r'(, error_description="[^"]+")?'
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -198,9 +213,11 @@ class Outcome:
     diagnostics: Callable[[], str]
 
     def why(self) -> str:
-        return (f"{self.kind} {self.scenario.method} {self.scenario.path}: client got {self.answer.status} "
-                f"{self.answer.body[:300]!r}, app saw {[(s.method, s.path) for s in self.app_saw]}\n"
-                f"{self.diagnostics()}")
+        return (
+            f"{self.kind} {self.scenario.method} {self.scenario.path}: client got {self.answer.status} "
+            f"{self.answer.body[:300]!r}, app saw {[(s.method, s.path) for s in self.app_saw]}\n"
+            f"{self.diagnostics()}"
+        )
 
 
 class Expectation(Protocol):
@@ -249,8 +266,9 @@ class Refused:
         if self.challenge is None or (self.status == 403 and outcome.kind in REPLACES_DENIAL_BODY):
             assert challenges == [], outcome.why()
         else:
-            assert len(challenges) == 1 and re.fullmatch(self.challenge, challenges[0]), \
+            assert len(challenges) == 1 and re.fullmatch(self.challenge, challenges[0]), (
                 f"WWW-Authenticate {challenges}\n{outcome.why()}"
+            )
         if outcome.scenario.method == "HEAD":
             assert outcome.answer.body == b"", outcome.why()
         elif outcome.kind not in REPLACES_DENIAL_BODY:
@@ -352,79 +370,155 @@ SCENARIOS: list[Scenario] = [
     S("upstream-status-and-body-relayed", "GET", "/orders/missing", Reaches("full"), token="full"),
     S("public-route-reaches-upstream-without-identity", "GET", "/public/x", Reaches(None)),
     S("head-with-token-reaches-upstream", "HEAD", "/orders/1", Reaches("plain"), token="plain"),
-
     # No token, a bad token, not enough scope: authcheck's refusal, and the app never sees it.
-    S("no-token-401-with-challenge", "GET", "/orders/1",
-      Refused(401, NO_CREDENTIALS, "auth.authorization_header_missing")),
+    S(
+        "no-token-401-with-challenge",
+        "GET",
+        "/orders/1",
+        Refused(401, NO_CREDENTIALS, "auth.authorization_header_missing"),
+    ),
     S("expired-token-401", "GET", "/orders/1", Refused(401, INVALID_TOKEN, "invalid_token"), token="expired"),
-    S("wrong-audience-token-401", "GET", "/orders/1", Refused(401, INVALID_TOKEN, "invalid_token"),
-      token="wrong_audience"),
-    S("foreign-key-token-401", "GET", "/orders/1", Refused(401, INVALID_TOKEN, "invalid_token"),
-      token="foreign_key"),
-    S("basic-scheme-401", "GET", "/orders/1",
-      Refused(401, INVALID_TOKEN, "auth.authorization_token_type_not_supported"),
-      headers=(("Authorization", "Basic dXNlcjpwYXNz"),)),
-    S("two-authorization-headers-refused", "GET", "/orders/1", NotThrough(),  # nginx: its own 400
-      headers=(("Authorization", "Bearer {full}"), ("Authorization", "Bearer {no_scope}"))),
-    S("head-without-token-401", "HEAD", "/orders/1",
-      Refused(401, NO_CREDENTIALS, "auth.authorization_header_missing")),
-    S("missing-scope-403", "GET", "/orders/1", Refused(403, INSUFFICIENT_SCOPE, "auth.insufficient_scope"),
-      token="no_scope"),
+    S(
+        "wrong-audience-token-401",
+        "GET",
+        "/orders/1",
+        Refused(401, INVALID_TOKEN, "invalid_token"),
+        token="wrong_audience",
+    ),
+    S("foreign-key-token-401", "GET", "/orders/1", Refused(401, INVALID_TOKEN, "invalid_token"), token="foreign_key"),
+    S(
+        "basic-scheme-401",
+        "GET",
+        "/orders/1",
+        Refused(401, INVALID_TOKEN, "auth.authorization_token_type_not_supported"),
+        headers=(("Authorization", "Basic dXNlcjpwYXNz"),),
+    ),
+    S(
+        "two-authorization-headers-refused",
+        "GET",
+        "/orders/1",
+        NotThrough(),  # nginx: its own 400
+        headers=(("Authorization", "Bearer {full}"), ("Authorization", "Bearer {no_scope}")),
+    ),
+    S("head-without-token-401", "HEAD", "/orders/1", Refused(401, NO_CREDENTIALS, "auth.authorization_header_missing")),
+    S(
+        "missing-scope-403",
+        "GET",
+        "/orders/1",
+        Refused(403, INSUFFICIENT_SCOPE, "auth.insufficient_scope"),
+        token="no_scope",
+    ),
     S("unlisted-method-403", "POST", "/orders/1", Refused(403, None, "auth.route_denied"), token="full"),
-
     # A client's own identity headers never reach the app: removed, or replaced by authcheck's.
     S("forged-identity-stripped-on-public-route", "GET", "/public/x", Reaches(None), headers=FORGED),
-    S("forged-identity-replaced-by-authcheck-values", "GET", "/orders/1", Reaches("full"), token="full",
-      headers=FORGED),
-    S("forged-identity-removed-where-token-lacks-claim", "GET", "/orders/1", Reaches("plain"), token="plain",
-      headers=FORGED),
-    S("forged-identity-replaced-on-public-route-with-token", "GET", "/public/x", Reaches("plain"), token="plain",
-      headers=FORGED),
+    S(
+        "forged-identity-replaced-by-authcheck-values",
+        "GET",
+        "/orders/1",
+        Reaches("full"),
+        token="full",
+        headers=FORGED,
+    ),
+    S(
+        "forged-identity-removed-where-token-lacks-claim",
+        "GET",
+        "/orders/1",
+        Reaches("plain"),
+        token="plain",
+        headers=FORGED,
+    ),
+    S(
+        "forged-identity-replaced-on-public-route-with-token",
+        "GET",
+        "/public/x",
+        Reaches("plain"),
+        token="plain",
+        headers=FORGED,
+    ),
     S("forged-identity-aliases-never-reach-upstream", "GET", "/public/x", NoAliasedIdentity(), headers=ALIASES),
-
     # Another proxy's original-request headers, sent by the client, never open a protected route.
-    S("smuggled-x-original-uri-refused", "GET", "/orders/1", NotThrough(),
-      headers=smuggled("X-Original-URI", "/public/x")),
-    S("smuggled-x-original-url-refused", "GET", "/orders/1", NotThrough(),
-      headers=smuggled("X-Original-URL", "http://127.0.0.1/public/x")),
-    S("smuggled-x-forwarded-uri-refused", "GET", "/orders/1", NotThrough(),
-      headers=smuggled("X-Forwarded-Uri", "/public/x")),
-    S("smuggled-x-original-method-refused", "DELETE", "/public/x", NotThrough(),
-      headers=smuggled("X-Original-Method", "GET")),
-    S("smuggled-x-forwarded-method-refused", "DELETE", "/public/x", NotThrough(),
-      headers=smuggled("X-Forwarded-Method", "GET")),
-    S("smuggled-x-forwarded-host-refused", "GET", "/orders/1", NotThrough(),
-      headers=smuggled("X-Forwarded-Host", "status.example.com")),
-    S("smuggled-x-original-url-host-refused", "GET", "/orders/1", NotThrough(),
-      headers=smuggled("X-Original-URL", "http://status.example.com/orders/1")),
+    S(
+        "smuggled-x-original-uri-refused",
+        "GET",
+        "/orders/1",
+        NotThrough(),
+        headers=smuggled("X-Original-URI", "/public/x"),
+    ),
+    S(
+        "smuggled-x-original-url-refused",
+        "GET",
+        "/orders/1",
+        NotThrough(),
+        headers=smuggled("X-Original-URL", "http://127.0.0.1/public/x"),
+    ),
+    S(
+        "smuggled-x-forwarded-uri-refused",
+        "GET",
+        "/orders/1",
+        NotThrough(),
+        headers=smuggled("X-Forwarded-Uri", "/public/x"),
+    ),
+    S(
+        "smuggled-x-original-method-refused",
+        "DELETE",
+        "/public/x",
+        NotThrough(),
+        headers=smuggled("X-Original-Method", "GET"),
+    ),
+    S(
+        "smuggled-x-forwarded-method-refused",
+        "DELETE",
+        "/public/x",
+        NotThrough(),
+        headers=smuggled("X-Forwarded-Method", "GET"),
+    ),
+    S(
+        "smuggled-x-forwarded-host-refused",
+        "GET",
+        "/orders/1",
+        NotThrough(),
+        headers=smuggled("X-Forwarded-Host", "status.example.com"),
+    ),
+    S(
+        "smuggled-x-original-url-host-refused",
+        "GET",
+        "/orders/1",
+        NotThrough(),
+        headers=smuggled("X-Original-URL", "http://status.example.com/orders/1"),
+    ),
     S("smuggled-every-convention-refused", "DELETE", "/orders/1", NotThrough(), headers=SMUGGLED_EVERYTHING),
-
     # Path tricks that some app reads as /orders/1 never reach it without a token.
-    *(S(name, "GET", path, NeverProtected()) for name, path in [
-        ("dotdot-path-refused", "/public/../orders/1"),
-        ("encoded-dotdot-path-refused", "/public/%2e%2e/orders/1"),
-        ("uppercase-encoded-dotdot-path-refused", "/public/%2E%2E/orders/1"),
-        ("half-encoded-dotdot-path-refused", "/public/.%2e/orders/1"),
-        ("encoded-slash-dotdot-path-refused", "/public/..%2Forders/1"),
-        ("fully-encoded-traversal-refused", "/public/%2e%2e%2forders/1"),
-        ("encoded-backslash-dotdot-path-refused", "/public/..%5Corders/1"),
-        ("raw-backslash-dotdot-path-refused", "/public/..\\orders/1"),
-        ("double-slash-path-refused", "//orders/1"),
-        ("dotdot-semicolon-path-refused", "/public/..;/orders/1"),
-        ("semicolon-param-dotdot-path-refused", "/public;x/../orders/1"),
-        ("deep-dotdot-path-refused", "/public/x/../../orders/1"),
-        ("dotdot-above-root-refused", "/../orders/1"),
-        ("dotdot-after-double-slash-refused", "/public//../orders/1"),
-        ("raw-fragment-in-path-refused", "/public/x#/../../orders/1"),
-    ]),
-
+    *(
+        S(name, "GET", path, NeverProtected())
+        for name, path in [
+            ("dotdot-path-refused", "/public/../orders/1"),
+            ("encoded-dotdot-path-refused", "/public/%2e%2e/orders/1"),
+            ("uppercase-encoded-dotdot-path-refused", "/public/%2E%2E/orders/1"),
+            ("half-encoded-dotdot-path-refused", "/public/.%2e/orders/1"),
+            ("encoded-slash-dotdot-path-refused", "/public/..%2Forders/1"),
+            ("fully-encoded-traversal-refused", "/public/%2e%2e%2forders/1"),
+            ("encoded-backslash-dotdot-path-refused", "/public/..%5Corders/1"),
+            ("raw-backslash-dotdot-path-refused", "/public/..\\orders/1"),
+            ("double-slash-path-refused", "//orders/1"),
+            ("dotdot-semicolon-path-refused", "/public/..;/orders/1"),
+            ("semicolon-param-dotdot-path-refused", "/public;x/../orders/1"),
+            ("deep-dotdot-path-refused", "/public/x/../../orders/1"),
+            ("dotdot-above-root-refused", "/../orders/1"),
+            ("dotdot-after-double-slash-refused", "/public//../orders/1"),
+            ("raw-fragment-in-path-refused", "/public/x#/../../orders/1"),
+        ]
+    ),
     # authcheck cannot decide: every proxy fails closed.
-    S("authcheck-down-fails-closed", "GET", "/orders/1", FailsClosed(DOWN_STATUS), token="full",
-      backend="stopped"),
-    S("authcheck-too-slow-fails-closed", "GET", "/orders/1", FailsClosed(SLOW_STATUS), token="full",
-      backend="slow"),
-    S("keys-unavailable-fails-closed", "GET", "/orders/1", FailsClosed(KEYLESS_STATUS, RELAYS_RETRY_AFTER),
-      token="full", backend="keyless"),
+    S("authcheck-down-fails-closed", "GET", "/orders/1", FailsClosed(DOWN_STATUS), token="full", backend="stopped"),
+    S("authcheck-too-slow-fails-closed", "GET", "/orders/1", FailsClosed(SLOW_STATUS), token="full", backend="slow"),
+    S(
+        "keys-unavailable-fails-closed",
+        "GET",
+        "/orders/1",
+        FailsClosed(KEYLESS_STATUS, RELAYS_RETRY_AFTER),
+        token="full",
+        backend="keyless",
+    ),
     S("keys-unavailable-public-route-still-served", "GET", "/public/x", Reaches(None), backend="keyless"),
 ]
 
@@ -454,8 +548,10 @@ class Stack:
         return http_request(self.proxy.port, method, path, headers)
 
     def diagnostics(self) -> str:
-        return (f"--- {self.kind} log (tail) ---\n{self.proxy.log_text()[-1500:]}\n"
-                f"--- auth log (tail) ---\n{self.auth_log()[-1500:]}")
+        return (
+            f"--- {self.kind} log (tail) ---\n{self.proxy.log_text()[-1500:]}\n"
+            f"--- auth log (tail) ---\n{self.auth_log()[-1500:]}"
+        )
 
 
 class SlowAuth(RecordingServer):
@@ -577,8 +673,9 @@ def slow_answers(bench: Bench, request: pytest.FixtureRequest) -> Iterator[dict[
 
     def send(stack: Stack) -> SlowAnswer:
         started = time.monotonic()
-        answer = http_request(stack.proxy.port, scenario.method, scenario.path, headers,
-                         timeout=SHIPPED_AUTH_TIMEOUT[stack.kind] + 20)
+        answer = http_request(
+            stack.proxy.port, scenario.method, scenario.path, headers, timeout=SHIPPED_AUTH_TIMEOUT[stack.kind] + 20
+        )
         return answer, time.monotonic() - started
 
     answers: dict[str, Future[SlowAnswer]] = {}
@@ -634,8 +731,9 @@ def test_scenario(kind: str, ingress: str, scenario: Scenario, bench: Bench, req
         stack = bench.stack(kind, "keyless" if scenario.backend == "keyless" else ingress)
         stack.app.requests.clear()
         answer = stack.send(scenario.method, scenario.path, headers)
-    scenario.expect.check(Outcome(kind, bench.issuer.issuer, scenario, answer, list(stack.app.requests),
-                                  stack.diagnostics))
+    scenario.expect.check(
+        Outcome(kind, bench.issuer.issuer, scenario, answer, list(stack.app.requests), stack.diagnostics)
+    )
 
 
 def _stack_with_stopped_authcheck(kind: str, ingress: str, bench: Bench, request: pytest.FixtureRequest) -> Stack:
@@ -658,13 +756,20 @@ def _stack_with_stopped_authcheck(kind: str, ingress: str, bench: Bench, request
 # the `smuggled-*` scenarios test the proxies, not an authcheck that ignores the header anyway.
 
 
-@pytest.mark.parametrize(("ingress", "headers"), [
-    ("auto", {"X-Original-Method": "GET", "X-Original-URI": "/public/x"}),
-    ("auto", {"X-Original-Method": "GET", "X-Original-URL": "http://127.0.0.1/public/x"}),
-    ("auto", {"X-Forwarded-Method": "GET", "X-Forwarded-Uri": "/orders/1", "X-Forwarded-Host": "status.example.com"}),
-    ("caddy", {"X-Forwarded-Method": "GET", "X-Forwarded-Uri": "/public/x"}),
-    ("nginx", {"X-Original-Method": "GET", "X-Original-URI": "/public/x"}),
-], ids=["original-uri", "original-url", "forwarded-host", "forwarded-uri", "nginx-original-uri"])
+@pytest.mark.parametrize(
+    ("ingress", "headers"),
+    [
+        ("auto", {"X-Original-Method": "GET", "X-Original-URI": "/public/x"}),
+        ("auto", {"X-Original-Method": "GET", "X-Original-URL": "http://127.0.0.1/public/x"}),
+        (
+            "auto",
+            {"X-Forwarded-Method": "GET", "X-Forwarded-Uri": "/orders/1", "X-Forwarded-Host": "status.example.com"},
+        ),
+        ("caddy", {"X-Forwarded-Method": "GET", "X-Forwarded-Uri": "/public/x"}),
+        ("nginx", {"X-Original-Method": "GET", "X-Original-URI": "/public/x"}),
+    ],
+    ids=["original-uri", "original-url", "forwarded-host", "forwarded-uri", "nginx-original-uri"],
+)
 def test_control_smuggled_headers_alone_would_be_believed(ingress: str, headers: dict[str, str], bench: Bench) -> None:
     answer = bench.authcheck(ingress).verify(method=None, uri=None, headers=headers)  # type: ignore[arg-type]
     assert answer.status_code == 200, answer.text

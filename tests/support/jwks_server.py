@@ -42,8 +42,9 @@ class JwksServer:
             def do_GET(self) -> None:
                 path = self.path.split("?")[0]
                 if path.endswith("/.well-known/openid-configuration"):
-                    self._json({"issuer": server.discovery_issuer or server.issuer,
-                                "jwks_uri": server.issuer + "/jwks"})
+                    self._json(
+                        {"issuer": server.discovery_issuer or server.issuer, "jwks_uri": server.issuer + "/jwks"}
+                    )
                 elif path.endswith("/jwks"):
                     server.jwks_fetches += 1
                     server._answer_jwks(self)

@@ -29,9 +29,20 @@ class AuthcheckProcess:
     def start(self, wait_ready: bool = True) -> AuthcheckProcess:
         with self.log_path.open("ab") as log:
             self._process = subprocess.Popen(
-                [sys.executable, "-m", "authcheck", "serve", "--config", str(self.config_path),
-                 "--port", str(self.port), *self.extra_args],
-                stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir,
+                [
+                    sys.executable,
+                    "-m",
+                    "authcheck",
+                    "serve",
+                    "--config",
+                    str(self.config_path),
+                    "--port",
+                    str(self.port),
+                    *self.extra_args,
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.workdir,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
             )
         self.wait_for("/healthz")
@@ -52,9 +63,15 @@ class AuthcheckProcess:
             time.sleep(0.05)
         raise RuntimeError(f"authcheck {path} not 200 after {timeout}s: {self.log()}")
 
-    def verify(self, method: str = "GET", uri: str = "/orders/1", token: str | None = None,
-               headers: dict[str, str] | None = None, verify_method: str = "GET", path: str = "/verify",
-               ) -> httpx.Response:
+    def verify(
+        self,
+        method: str = "GET",
+        uri: str = "/orders/1",
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+        verify_method: str = "GET",
+        path: str = "/verify",
+    ) -> httpx.Response:
         sent = {"X-Forwarded-Method": method, "X-Forwarded-Uri": uri}
         if token is not None:
             sent["Authorization"] = f"Bearer {token}"

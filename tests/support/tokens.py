@@ -50,8 +50,16 @@ def new_key(alg: str = "ES384", kid: str | None = None) -> SigningKey:
 
 def claims(issuer: str, **overrides: Any) -> dict[str, Any]:
     now = int(time.time())
-    base = {"iss": issuer, "aud": AUDIENCE, "sub": "user-1", "client_id": "client-1",
-            "scope": "read:orders profile", "iat": now, "exp": now + 600, "jti": f"jti-{time.time_ns()}"}
+    base = {
+        "iss": issuer,
+        "aud": AUDIENCE,
+        "sub": "user-1",
+        "client_id": "client-1",
+        "scope": "read:orders profile",
+        "iat": now,
+        "exp": now + 600,
+        "jti": f"jti-{time.time_ns()}",
+    }
     base.update(overrides)
     return {k: v for k, v in base.items() if v is not None}
 
