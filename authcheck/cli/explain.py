@@ -10,6 +10,7 @@ from authcheck.core.errors import Denial
 from authcheck.core.original_request import OriginalRequest
 from authcheck.core.paths import normalize_path
 from authcheck.service.app import Service
+from authcheck.service.decisions import decide_with_refresh
 
 
 async def explain(config: Config, method: str, uri: str, host: str | None, token: str | None) -> int:
@@ -24,7 +25,8 @@ async def explain(config: Config, method: str, uri: str, host: str | None, token
     try:
         if token:
             await asyncio.gather(*(keys.refresh() for keys in service.key_store.issuers.values()))
-        decision = await service.gate.decide_for(request, [f"Bearer {token}"] if token else [])
+        authorization = [f"Bearer {token}"] if token else []
+        decision = await decide_with_refresh(lambda: service.gate.decide_for(request, authorization), service.key_store)
     finally:
         await service.key_store.close()
     if decision.rule is None:

@@ -15,10 +15,11 @@ not remembered: a stream of distinct garbage cannot push the expensive ones out.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from hashlib import sha256
+from typing import Protocol
 
-from authcheck.config.model import Config
+from authcheck.config.model import Config, IssuerConfig
 from authcheck.core.errors import InvalidToken, UnknownKeyId
 from authcheck.core.expiring_cache import LRU, ExpiringLRU
 from authcheck.core.identity import (
@@ -29,14 +30,24 @@ from authcheck.core.identity import (
     compact,
     expand,
 )
+from authcheck.core.keys import KeySet
 from authcheck.core.tokens import check_header, peek, verify_signed
-from authcheck.service.key_store import IssuerKeys, KeyStore
 
 BAD_TOKEN_TTL = 30.0
 BAD_TOKEN_ENTRIES = 10_000
 # Refusals that depend on time or on keys we may not have yet are never remembered.
 _TRANSIENT_REASONS = frozenset({"token_kid_unknown", "token_not_yet_valid"})
 _SHA256 = sha256()  # copied for each token: cheaper than setting up a new hash each time
+
+
+class IssuerKeySource(Protocol):
+    """One issuer's keys as the decision sees them (service.key_store.IssuerKeys is one)."""
+
+    config: IssuerConfig
+
+    def usable(self) -> KeySet:
+        """The keys to verify with now; raises KeysUnavailable when there are none fresh enough."""
+        ...
 
 
 def token_digest(token: bytes) -> bytes:
@@ -52,7 +63,7 @@ class _Verified:
     __slots__ = ("expires_at", "profile", "source", "subject")
 
     def __init__(
-        self, expires_at: float, source: tuple[IssuerKeys, str], identity: Identity, shared: SharedValues
+        self, expires_at: float, source: tuple[IssuerKeySource, str], identity: Identity, shared: SharedValues
     ) -> None:
         self.expires_at = expires_at
         self.source = source  # (the issuer's keys, the signing key's id): shared by its tokens
@@ -63,13 +74,13 @@ class Authenticator:
     def __init__(
         self,
         config: Config,
-        key_store: KeyStore,
+        issuers: Mapping[str, IssuerKeySource],
         on_header_dropped: HeaderDropped,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._claim_headers = config.headers
         self._claim_paths = frozenset(req.path for rule in config.rules for req in rule.claims)
-        self._keys = key_store
+        self._issuers = issuers
         self._on_header_dropped = on_header_dropped
         self._clock = clock
         self._max_ttl = config.cache.max_ttl
@@ -77,11 +88,11 @@ class Authenticator:
         self.verified: LRU[bytes, _Verified] = LRU(config.cache.max_entries)
         self.refused: ExpiringLRU[bytes, InvalidToken] = ExpiringLRU(min(BAD_TOKEN_ENTRIES, config.cache.max_entries))
 
-    async def authenticate(self, token: str) -> Identity:
-        """The token's identity; raises InvalidToken or KeysUnavailable."""
+    def authenticate(self, token: str) -> Identity:
+        """The token's identity; raises InvalidToken (UnknownKeyId: see `verify`) or KeysUnavailable."""
         digest, identity = self.recall(token)
         if identity is None:
-            identity = await self.verify(token, digest)
+            identity = self.verify(token, digest)
         return identity
 
     def recall(self, token: str) -> tuple[bytes, Identity | None]:
@@ -111,19 +122,22 @@ class Authenticator:
             return None
         return expand(cached.subject, cached.profile)
 
-    async def verify(self, token: str, digest: bytes) -> Identity:
-        """Verify a token `recall` did not know, and remember the outcome."""
+    def verify(self, token: str, digest: bytes) -> Identity:
+        """Verify a token `recall` did not know, and remember the outcome.
+
+        An UnknownKeyId names its issuer: the caller (which may do I/O) can refresh that
+        issuer's keys once and ask again.
+        """
         unverified = peek(token)
-        issuer = self._keys.issuers.get(unverified.issuer)
+        issuer = self._issuers.get(unverified.issuer)
         if issuer is None:
             raise InvalidToken("The token's issuer is not trusted.", "token_issuer_unknown")
         config = issuer.config
         try:
             key = check_header(unverified, config, issuer.usable())
-        except UnknownKeyId:
-            if not await issuer.refresh_for_unknown_kid():
-                raise
-            key = check_header(unverified, config, issuer.usable())
+        except UnknownKeyId as unknown:
+            unknown.issuer = config.issuer
+            raise
         try:
             claims = verify_signed(token, unverified, config, key)
         except InvalidToken as exc:

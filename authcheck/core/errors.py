@@ -90,6 +90,7 @@ class InvalidToken(_InvalidTokenChallenge):
 
 class UnknownKeyId(InvalidToken):
     reason = "token_kid_unknown"
+    issuer: str | None = None  # set by the authenticator: whose keys a refresh might complete
 
 
 class InsufficientScope(Denial):

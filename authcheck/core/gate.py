@@ -1,7 +1,10 @@
 """The decision: original request -> rule -> token -> identity -> requirement -> answer.
 
-Everything here is pure except the key refresh an unknown kid may trigger, so the
-service, `authcheck explain` and the tests all decide through this one path.
+Everything here is pure and synchronous, so the service, the gRPC server, library mode,
+`authcheck explain` and `authcheck test` all decide through this one path. The one step
+that needs I/O, refreshing an issuer's keys for a token whose `kid` is unknown, is left
+to the caller: such a decision names the issuer in `refresh_issuer`, and the caller may
+refresh once and decide again (service.decisions does, for the async edges).
 
 `decide_known` is the same decision taken without an await for the request the service
 sees most: an original request read before (from the same header lines), a plain
@@ -17,7 +20,7 @@ from typing import NamedTuple
 from authcheck.config.model import Access, Config, Rule
 from authcheck.core.authenticator import Authenticator, token_digest
 from authcheck.core.bearer import extract_bearer
-from authcheck.core.errors import Denial
+from authcheck.core.errors import Denial, UnknownKeyId
 from authcheck.core.identity import Identity, anonymous_headers
 from authcheck.core.original_request import Headers, OriginalRequest, read_original_request
 from authcheck.core.rules import RuleSet, authorize
@@ -32,6 +35,7 @@ class Decision(NamedTuple):
     identity: Identity | None = None
     denial: Denial | None = None
     headers: tuple[tuple[bytes, bytes], ...] = ()  # on 200: the identity headers
+    refresh_issuer: str | None = None  # a token of this issuer named an unknown kid
 
 
 class Gate:
@@ -43,7 +47,7 @@ class Gate:
         # raw header lines -> (original request, its rule or None), or the request's refusal
         self._requests: dict[Hashable, tuple[OriginalRequest, Rule | None] | Denial] = {}
 
-    async def decide(
+    def decide(
         self,
         headers: Headers,
         verify_method: str,
@@ -68,7 +72,7 @@ class Gate:
                 self._requests[raw_headers] = known
         if isinstance(known, Denial):
             return Decision(known.status, denial=known)
-        return await self.decide_for(known[0], headers.get("authorization", ()))
+        return self.decide_for(known[0], headers.get("authorization", ()))
 
     def decide_known(self, raw_headers: Hashable, authorization: bytes | None) -> Decision | None:
         """`decide`, when it needs no await: see the module docstring. `authorization` is
@@ -93,29 +97,30 @@ class Gate:
         except Denial as denial:
             return Decision(denial.status, request, rule, identity, denial)
 
-    async def decide_for(self, request: OriginalRequest, authorization: Sequence[str]) -> Decision:
+    def decide_for(self, request: OriginalRequest, authorization: Sequence[str]) -> Decision:
         """The decision for an original request already read from the proxy's headers."""
         rule = identity = None
         try:
             rule = self._rules.match(request)
             if rule.access is Access.ANONYMOUS:
-                identity = await self._identity_if_any(authorization)
-                allowed_headers = identity.headers if identity else self._anonymous_headers
-                return Decision(200, request, rule, identity, None, allowed_headers)
-            token = extract_bearer(authorization)
-            digest, identity = self._authenticator.recall(token)
-            if identity is None:
-                identity = await self._authenticator.verify(token, digest)
+                return self._anonymous(request, rule, authorization)
+            identity = self._authenticator.authenticate(extract_bearer(authorization))
             authorize(rule, identity)
             return Decision(200, request, rule, identity, None, identity.headers)
+        except UnknownKeyId as unknown:
+            return Decision(unknown.status, request, rule, None, unknown, refresh_issuer=unknown.issuer)
         except Denial as denial:
             return Decision(denial.status, request, rule, identity, denial)
 
-    async def _identity_if_any(self, authorization: Sequence[str]) -> Identity | None:
+    def _anonymous(self, request: OriginalRequest, rule: Rule, authorization: Sequence[str]) -> Decision:
         """On an anonymous rule a valid token still names the caller; anything else is ignored."""
-        if not authorization:
-            return None
-        try:
-            return await self._authenticator.authenticate(extract_bearer(authorization))
-        except Denial:
-            return None
+        identity = refresh_issuer = None
+        if authorization:
+            try:
+                identity = self._authenticator.authenticate(extract_bearer(authorization))
+            except UnknownKeyId as unknown:
+                refresh_issuer = unknown.issuer
+            except Denial:
+                pass
+        allowed_headers = identity.headers if identity else self._anonymous_headers
+        return Decision(200, request, rule, identity, None, allowed_headers, refresh_issuer)

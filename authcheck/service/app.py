@@ -20,6 +20,7 @@ from authcheck.core.answers import allow_answer, denial_answer
 from authcheck.core.authenticator import Authenticator
 from authcheck.core.errors import DecisionFailed, Denial
 from authcheck.core.gate import Decision, Gate
+from authcheck.service.decisions import decide_with_refresh
 from authcheck.service.key_store import KeyStore
 from authcheck.service.metrics import Metrics
 
@@ -54,7 +55,7 @@ class Service:
     ) -> None:
         self.config = config
         self.key_store = KeyStore(config.issuers, transport)
-        self.authenticator = Authenticator(config, self.key_store, _log_dropped_header)
+        self.authenticator = Authenticator(config, self.key_store.issuers, _log_dropped_header)
         self.gate = Gate(config, self.authenticator)
         self.metrics = Metrics()
         self.decision_log = decision_log
@@ -156,8 +157,9 @@ class VerifyRouter:
             decision = gate.decide_known(raw_headers, authorization[0] if len(authorization) == 1 else None)
             if decision is None:
                 envoy_subpath = raw_path[7:].decode("latin-1") if len(raw_path) > 7 else None
-                decision = await gate.decide(
-                    _read_headers(scope), method, envoy_subpath, scope["query_string"].decode("latin-1"), raw_headers
+                headers, query = _read_headers(scope), scope["query_string"].decode("latin-1")
+                decision = await decide_with_refresh(
+                    lambda: gate.decide(headers, method, envoy_subpath, query, raw_headers), self.service.key_store
                 )
         except Exception:  # a bug must never become a 500 or an open door
             log.exception("internal_error")
