@@ -1,5 +1,5 @@
 """Tokens shaped exactly as the major issuers document them, each checked by a real
-service running the config a user of that issuer would write (the README's recipes).
+service running the config a user of that issuer would write (docs/issuers.md's recipes).
 
 The keys are ours (served by a local JWKS server, named with `jwks_uri`), since the
 issuers themselves cannot be reached from here; the claim shapes and configs are theirs.

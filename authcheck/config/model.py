@@ -102,7 +102,7 @@ class Rule:
 
 @dataclass(frozen=True, slots=True)
 class CacheConfig:
-    """The verified-token cache (see README, "Performance")."""
+    """The verified-token cache (see docs/keys-and-caching.md)."""
 
     max_entries: int = 100_000
     max_ttl: int = 3600

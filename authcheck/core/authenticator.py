@@ -58,7 +58,7 @@ def token_digest(token: bytes) -> bytes:
 
 
 class _Verified:
-    """One verified-token cache entry: with its key, ~350 bytes (README, "The verified-token cache")."""
+    """One verified-token cache entry: with its key, ~350 bytes (docs/keys-and-caching.md)."""
 
     __slots__ = ("expires_at", "profile", "source", "subject")
 

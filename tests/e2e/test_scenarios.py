@@ -134,7 +134,7 @@ SMUGGLED_EVERYTHING = (
     ("X-Forwarded-Host", "status.example.com"),
 )
 
-# What each proxy answers when authcheck cannot decide (README, "Putting authcheck behind your proxy").
+# What each proxy answers when authcheck cannot decide (docs/proxies.md, "What the client gets").
 # authcheck's own 503 (no keys) carries Retry-After: Traefik and Caddy relay it; nginx turns the
 # 503 into its 500 and Envoy into status_on_error's empty 503, both without it.
 DOWN_STATUS = {"nginx": 500, "traefik": 500, "caddy": 502, "envoy": 503}
