@@ -26,6 +26,7 @@ PENDING_PAGES = frozenset(
         "docs/migrate-from-ingress-nginx.md",
         "docs/rules.md",
         "docs/development.md",
+        "docs/observability.md",
     }
 )
 
