@@ -19,6 +19,7 @@ from authcheck.cli.dev import DevIssuer, banner
 from authcheck.cli.explain import explain
 from authcheck.config.file import ConfigError, load_config
 from authcheck.config.lint import config_warnings, summarize
+from authcheck.service import tracing
 from authcheck.service.app import create_app
 from authcheck.service.logs import configure_logging
 
@@ -59,6 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("AUTHCHECK_DECISION_LOG", "all"),
         choices=["all", "denials", "off"],
         help="which decisions get a log line",
+    )
+    serve.add_argument(
+        "--tracing",
+        default=os.environ.get(tracing.ENV, "off"),
+        choices=tracing.CHOICES,
+        help="otlp: one OpenTelemetry span per decision, exported as the OTEL_* variables say",
     )
 
     check = commands.add_parser("check", help="validate a config file")
@@ -130,6 +137,11 @@ def _serve(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise _Fatal("--workers must be at least 1")
     _ensure_can_listen(args.host, args.port)
+    if args.tracing == "otlp":
+        try:
+            tracing.Tracer().close()  # the packages are there and the exporter can be built
+        except tracing.TracingUnavailable as missing:
+            raise _Fatal(str(missing)) from None
     configure_logging(args.log_level, args.log_format)
     # Workers re-create the app from these variables (uvicorn needs an import string for N > 1).
     os.environ.update(
@@ -138,6 +150,7 @@ def _serve(args: argparse.Namespace) -> int:
             "AUTHCHECK_LOG_LEVEL": args.log_level,
             "AUTHCHECK_LOG_FORMAT": args.log_format,
             "AUTHCHECK_DECISION_LOG": args.decision_log,
+            tracing.ENV: args.tracing,
         }
     )
     uvicorn.run(

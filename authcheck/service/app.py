@@ -23,6 +23,7 @@ from authcheck.core.gate import Decision, Gate
 from authcheck.service.decisions import decide_with_refresh
 from authcheck.service.key_store import KeyStore
 from authcheck.service.metrics import Metrics
+from authcheck.service.tracing import Tracer
 
 DecisionLog = Literal["all", "denials", "off"]
 
@@ -38,9 +39,10 @@ _READ_HEADERS = frozenset(
         b"x-original-method",
         b"x-original-uri",
         b"x-original-url",
+        b"traceparent",
     }
 )
-_AUTHORIZATION, _REQUEST_ID = b"authorization", b"x-request-id"
+_AUTHORIZATION, _REQUEST_ID, _TRACEPARENT = b"authorization", b"x-request-id", b"traceparent"
 _ANSWER_MEMO_LIMIT = 1024  # distinct denial answers: our own words, so few
 _EMPTY_BODY = {"type": "http.response.body", "body": b""}
 
@@ -51,7 +53,11 @@ class Service:
     """Everything one worker process holds: keys, caches, rules, counters."""
 
     def __init__(
-        self, config: Config, transport: httpx.AsyncBaseTransport | None = None, decision_log: DecisionLog = "all"
+        self,
+        config: Config,
+        transport: httpx.AsyncBaseTransport | None = None,
+        decision_log: DecisionLog = "all",
+        tracer: Tracer | None = None,
     ) -> None:
         self.config = config
         self.key_store = KeyStore(config.issuers, transport)
@@ -59,6 +65,7 @@ class Service:
         self.gate = Gate(config, self.authenticator)
         self.metrics = Metrics()
         self.decision_log = decision_log
+        self.tracer = tracer
 
 
 def _log_dropped_header(header: str, why: str) -> None:
@@ -70,9 +77,10 @@ def create_app(
     transport: httpx.AsyncBaseTransport | None = None,
     decision_log: DecisionLog = "all",
     extra_routes: Sequence[BaseRoute] = (),
+    tracer: Tracer | None = None,
 ) -> ASGIApp:
     """`extra_routes` is how `authcheck dev` serves its development issuer on the same port."""
-    service = Service(config, transport, decision_log)
+    service = Service(config, transport, decision_log, tracer)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -81,6 +89,8 @@ def create_app(
             log.warning("insecure_issuer", iss=warning)
         yield
         await service.key_store.close()
+        if tracer is not None:
+            tracer.close()
 
     async def healthz(_: Request) -> Response:
         return PlainTextResponse("ok\n")
@@ -141,7 +151,7 @@ class VerifyRouter:
         # lines that name it (a memo key, so no str is decoded for a request seen before).
         request_lines: list[object] = [method, raw_path]
         authorization: list[bytes] = []
-        request_id: bytes | None = None
+        request_id = traceparent = None
         for name, value in scope["headers"]:
             if name in _READ_HEADERS:
                 if name == _AUTHORIZATION:
@@ -149,6 +159,8 @@ class VerifyRouter:
                 elif name == _REQUEST_ID:
                     if request_id is None:
                         request_id = value
+                elif name == _TRACEPARENT:
+                    traceparent = value
                 else:
                     request_lines += (name, value)
         gate = self.service.gate
@@ -171,7 +183,11 @@ class VerifyRouter:
             status, answer_headers, body = self._denial_answer(decision.denial, method == "HEAD")
         await send({"type": "http.response.start", "status": status, "headers": answer_headers})
         await send({"type": "http.response.body", "body": body} if body else _EMPTY_BODY)
-        self._record(decision, request_id, time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        self._record(decision, request_id, seconds)
+        if self.service.tracer is not None:
+            ended = time.time_ns()
+            self.service.tracer.record(decision, traceparent, ended - int(seconds * 1e9), ended)
 
     def _denial_answer(self, denial: Denial, head: bool) -> tuple[int, Sequence[tuple[bytes, bytes]], bytes]:
         """denial_answer, remembered by everything it is made of (it renders JSON)."""

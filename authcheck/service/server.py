@@ -10,6 +10,7 @@ from starlette.types import ASGIApp
 from authcheck.config.file import load_config
 from authcheck.service.app import DecisionLog, create_app
 from authcheck.service.logs import LogFormat, configure_logging
+from authcheck.service.tracing import tracer_from_environment
 
 
 def app_from_environment() -> ASGIApp:
@@ -17,4 +18,5 @@ def app_from_environment() -> ASGIApp:
         os.environ.get("AUTHCHECK_LOG_LEVEL", "info"), cast(LogFormat, os.environ.get("AUTHCHECK_LOG_FORMAT", "json"))
     )
     config = load_config(os.environ["AUTHCHECK_CONFIG"])
-    return create_app(config, decision_log=cast(DecisionLog, os.environ.get("AUTHCHECK_DECISION_LOG", "all")))
+    decision_log = cast(DecisionLog, os.environ.get("AUTHCHECK_DECISION_LOG", "all"))
+    return create_app(config, decision_log=decision_log, tracer=tracer_from_environment())
