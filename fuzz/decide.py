@@ -11,7 +11,7 @@ scope-less), such a token with bytes changed, or raw bytes. Invariants checked o
 - a refusal's answer renders (JSON body, challenge header) without error.
 
 Run: `python fuzz/decide.py fuzz/corpus` (forever), or `-runs=N` / `-max_total_time=S`
-(tests/test_fuzz.py runs a bounded slice in CI; docs/testing-security.md has the long run).
+(tests/test_fuzz.py runs a bounded slice in CI; docs/fuzzing.md has the long run).
 """
 
 from __future__ import annotations
