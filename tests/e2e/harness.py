@@ -1,5 +1,8 @@
 """Run the REAL proxies (nginx, Traefik, Caddy, Envoy) from the shipped files, on loopback.
 
+Also Envoy as Envoy Gateway and Istio configure it for k8s/gateway/ (DATAPLANE_KINDS): the
+bootstraps in envoy/gateway-dataplane/ hold the ext_authz filter each controller generates.
+
 The shipped files hold real defaults: authcheck at 127.0.0.1:8080, the app at 127.0.0.1:3000
 and a public listen address. `render_*` copies them into a temporary folder and rewrites only
 those addresses, each by an exact substitution that must match exactly once: a shipped file
@@ -163,28 +166,60 @@ def render_caddy(workdir: Path, listen: int, auth: str, upstream: str) -> tuple[
 
 
 def render_envoy(workdir: Path, listen: int, auth: str, upstream: str) -> tuple[list[str], dict[str, str]]:
-    auth_host, auth_port = auth.split(":")
-    up_host, up_port = upstream.split(":")
-    config = render(
+    return _run_envoy(
         "envoy/envoy.yaml",
-        workdir / "envoy.yaml",
+        workdir,
         {
             "{address: 0.0.0.0, port_value: 10000}": f"{{address: {LOOPBACK}, port_value: {listen}}}",
             '"http://127.0.0.1:8080"': f'"http://{auth}"',
-            "{address: 127.0.0.1, port_value: 8080}": f"{{address: {auth_host}, port_value: {auth_port}}}",
-            "{address: 127.0.0.1, port_value: 3000}": f"{{address: {up_host}, port_value: {up_port}}}",
+            **_envoy_endpoints(auth, upstream),
         },
     )
+
+
+def dataplane_renderer(
+    source: str, listener_port: int
+) -> Callable[[Path, int, str, str], tuple[list[str], dict[str, str]]]:
+    """A renderer for an Envoy bootstrap written as a gateway controller generates it
+    (envoy/gateway-dataplane/): its listener, authcheck's endpoint and the app's are rewritten."""
+
+    def render_dataplane(workdir: Path, listen: int, auth: str, upstream: str) -> tuple[list[str], dict[str, str]]:
+        listener = f"{{address: 0.0.0.0, port_value: {listener_port}}}"
+        return _run_envoy(
+            source,
+            workdir,
+            {listener: f"{{address: {LOOPBACK}, port_value: {listen}}}", **_envoy_endpoints(auth, upstream)},
+        )
+
+    return render_dataplane
+
+
+def _envoy_endpoints(auth: str, upstream: str) -> dict[str, str]:
+    auth_host, auth_port = auth.split(":")
+    up_host, up_port = upstream.split(":")
+    return {
+        "{address: 127.0.0.1, port_value: 8080}": f"{{address: {auth_host}, port_value: {auth_port}}}",
+        "{address: 127.0.0.1, port_value: 3000}": f"{{address: {up_host}, port_value: {up_port}}}",
+    }
+
+
+def _run_envoy(source: str, workdir: Path, replacements: Mapping[str, str]) -> tuple[list[str], dict[str, str]]:
+    config = render(source, workdir / "envoy.yaml", replacements)
     return [tool("envoy"), "-c", str(config), "--disable-hot-restart", "--concurrency", "1", "--log-level", "info"], {}
 
 
+# The proxies configured by the shipped files (nginx/, traefik/, caddy/, envoy/).
+PROXY_KINDS = ("nginx", "traefik", "caddy", "envoy")
+# Envoy as a Gateway API controller configures it from k8s/gateway/ (HTTP ext_authz variants).
+DATAPLANE_KINDS = ("envoy-gateway", "istio")
 RENDERERS: dict[str, Callable[[Path, int, str, str], tuple[list[str], dict[str, str]]]] = {
     "nginx": render_nginx,
     "traefik": render_traefik,
     "caddy": render_caddy,
     "envoy": render_envoy,
+    "envoy-gateway": dataplane_renderer("envoy/gateway-dataplane/envoy-gateway-http.yaml", 10080),
+    "istio": dataplane_renderer("envoy/gateway-dataplane/istio-http.yaml", 8080),
 }
-PROXY_KINDS = tuple(RENDERERS)
 
 
 def _mkdir(path: Path) -> Path:

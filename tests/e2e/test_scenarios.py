@@ -1,14 +1,16 @@
 """One scenario table, run through every real proxy in front of a real authcheck.
 
 Each proxy (nginx, Traefik, Caddy, Envoy) starts from the SHIPPED files (see harness.py), in front
-of a real `authcheck serve` and the recording echo app, all on 127.0.0.1. Clients are plain
+of a real `authcheck serve` and the recording echo app, all on 127.0.0.1. So does Envoy with the
+ext_authz configuration Envoy Gateway and Istio generate from k8s/gateway/ (`envoy-gateway`,
+`istio`: envoy/gateway-dataplane/), which authcheck reads as `ingress: envoy`. Clients are plain
 http.client requests that put the path on the request line byte for byte: httpx would resolve
 `/public/../orders/1` to `/orders/1` before sending it.
 
 Every authcheck scenario runs twice per proxy:
 
 - `<proxy>-<scenario>`: authcheck with the `ingress:` setting the shipped file asks for
-  (`ingress: nginx`, `ingress: traefik`, ...);
+  (`ingress: nginx`, `ingress: traefik`, ..., `ingress: envoy` for both gateway data planes);
 - `<proxy>-<scenario>-ingress-auto`: the default `ingress: auto`, which reads every proxy's
   headers, so a header a proxy lets through from the client has the most to work with.
 
@@ -42,6 +44,7 @@ from support.service import AuthcheckProcess
 from support.tokens import SigningKey, mint, new_key
 
 from .harness import (
+    DATAPLANE_KINDS,
     PROXY_KINDS,
     READY_PROBE_PATH,
     Answer,
@@ -137,13 +140,29 @@ SMUGGLED_EVERYTHING = (
 # What each proxy answers when authcheck cannot decide (docs/proxies.md, "What the client gets").
 # authcheck's own 503 (no keys) carries Retry-After: Traefik and Caddy relay it; nginx turns the
 # 503 into its 500 and Envoy into status_on_error's empty 503, both without it.
-DOWN_STATUS = {"nginx": 500, "traefik": 500, "caddy": 502, "envoy": 503}
-SLOW_STATUS = {"nginx": 500, "traefik": 500, "caddy": 504, "envoy": 503}
-KEYLESS_STATUS = {"nginx": 500, "traefik": 503, "caddy": 503, "envoy": 503}  # authcheck: 503 + Retry-After
+# The gateway data planes are Envoy with statusOnError 503 (k8s/gateway/), so they answer as Envoy.
+KINDS = PROXY_KINDS + DATAPLANE_KINDS
+INGRESS_SETTING = {kind: "envoy" for kind in DATAPLANE_KINDS}  # the others: the proxy's own name
+ENVOY_LIKE = {kind: 503 for kind in DATAPLANE_KINDS}
+DOWN_STATUS = {"nginx": 500, "traefik": 500, "caddy": 502, "envoy": 503, **ENVOY_LIKE}
+SLOW_STATUS = {"nginx": 500, "traefik": 500, "caddy": 504, "envoy": 503, **ENVOY_LIKE}
+KEYLESS_STATUS = {
+    "nginx": 500,
+    "traefik": 503,
+    "caddy": 503,
+    "envoy": 503,
+    **ENVOY_LIKE,
+}  # authcheck: 503 + Retry-After
 RELAYS_RETRY_AFTER = frozenset({"traefik", "caddy"})
 # How long each shipped file lets authcheck take (nginx proxy_read_timeout, Traefik's fixed
 # forwardAuth client timeout, Caddy response_header_timeout, Envoy server_uri.timeout).
-SHIPPED_AUTH_TIMEOUT = {"nginx": 3.0, "traefik": 30.0, "caddy": 3.0, "envoy": 3.0}
+SHIPPED_AUTH_TIMEOUT = {
+    "nginx": 3.0,
+    "traefik": 30.0,
+    "caddy": 3.0,
+    "envoy": 3.0,
+    **{kind: 3.0 for kind in DATAPLANE_KINDS},  # SecurityPolicy extAuth.timeout, Istio provider timeout
+}
 # nginx keeps only the status of a denial (and WWW-Authenticate on a 401), with its own HTML body.
 REPLACES_DENIAL_BODY = frozenset({"nginx"})
 
@@ -524,13 +543,14 @@ SCENARIOS: list[Scenario] = [
 
 
 def _params() -> Iterator[Any]:
-    for kind in PROXY_KINDS:
+    for kind in KINDS:
+        ingress = INGRESS_SETTING.get(kind, kind)
         for scenario in SCENARIOS:
             if scenario.backend == "authcheck":
-                yield pytest.param(kind, kind, scenario, id=f"{kind}-{scenario.id}")
+                yield pytest.param(kind, ingress, scenario, id=f"{kind}-{scenario.id}")
                 yield pytest.param(kind, "auto", scenario, id=f"{kind}-{scenario.id}-ingress-auto")
             else:
-                yield pytest.param(kind, kind, scenario, id=f"{kind}-{scenario.id}")
+                yield pytest.param(kind, ingress, scenario, id=f"{kind}-{scenario.id}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -679,7 +699,7 @@ def slow_answers(bench: Bench, request: pytest.FixtureRequest) -> Iterator[dict[
         return answer, time.monotonic() - started
 
     answers: dict[str, Future[SlowAnswer]] = {}
-    with ThreadPoolExecutor(max_workers=len(PROXY_KINDS)) as pool:
+    with ThreadPoolExecutor(max_workers=len(KINDS)) as pool:
         for kind in _selected_kinds(request, "slow"):
             try:
                 answers[kind] = pool.submit(send, bench.stack(kind, "slow"))
