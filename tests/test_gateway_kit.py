@@ -21,14 +21,19 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
 import yaml
+from conftest import service_config
 from e2e.harness import REPO, free_port, tool
 from support.crd_schema import CrdVersion, load_crds, validate
+from support.jwks_server import JwksServer
+from support.service import AuthcheckProcess
+from support.tokens import SigningKey, mint
 from test_deploy_files import IDENTITY_HEADERS, k8s_validate
 
 KIT = REPO / "k8s/gateway"
@@ -414,3 +419,30 @@ def test_traefik_rejects_a_misspelled_provider_option(tmp_path: Path) -> None:
     process = start_traefik(traefik_static(tmp_path, text), log)
     assert process.wait(timeout=20) != 0
     assert "field not found, node: ingressClas" in log.read_text(errors="replace")
+
+
+# --- NGINX Gateway Fabric's HTTP check request ----------------------------------------------
+
+
+@pytest.mark.parametrize("ingress", ["envoy", "auto"])
+def test_ngf_style_check_is_refused_not_guessed(
+    ingress: str, jwks: JwksServer, keys: dict[str, SigningKey], start_service: Callable[..., AuthcheckProcess]
+) -> None:
+    """NGINX Gateway Fabric (main, PR #5145) sends `GET <http.path>` with the original request in
+    `Path:` and `Method:` headers, which authcheck does not read: it must refuse (403), never
+    take the bare /verify for the path `/` (docs/gateway-api.md says so; change both together)."""
+    config = service_config(jwks.issuer)
+    config["ingress"] = ingress
+    service = start_service(config)
+    token = mint(keys["ES384"], jwks.issuer)
+    answer = service.verify(
+        method=None,  # type: ignore[arg-type]
+        uri=None,  # type: ignore[arg-type]
+        token=token,
+        headers={"Path": "/orders/1", "Method": "GET", "Host": "app.example.com"},
+    )
+    assert answer.status_code == 403, answer.text
+    assert answer.json()["code"] == "auth.request_rejected"
+    # The same request in X-Forwarded-* (Envoy path_override) is allowed: the 403 is the shape's.
+    control = service.verify(method="GET", uri="/orders/1", token=token)
+    assert control.status_code == 200, control.text
