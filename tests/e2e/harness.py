@@ -1,7 +1,8 @@
 """Run the REAL proxies (nginx, Traefik, Caddy, Envoy) from the shipped files, on loopback.
 
-Also Envoy as Envoy Gateway and Istio configure it for k8s/gateway/ (DATAPLANE_KINDS): the
-bootstraps in envoy/gateway-dataplane/ hold the ext_authz filter each controller generates.
+Also the k8s/gateway/ kit (DATAPLANE_KINDS): Envoy as Envoy Gateway and Istio configure it
+(the bootstraps in envoy/gateway-dataplane/), and Traefik's ingress-nginx provider reading
+ingress-nginx/ingress.yaml from a stand-in Kubernetes API (tests/support/kube_api.py).
 
 The shipped files hold real defaults: authcheck at 127.0.0.1:8080, the app at 127.0.0.1:3000
 and a public listen address. `render_*` copies them into a temporary folder and rewrites only
@@ -35,6 +36,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any, NamedTuple, Protocol
+
+import yaml
+from support.kube_api import KubeApi
 
 REPO = Path(__file__).resolve().parents[2]
 LOOPBACK = "127.0.0.1"
@@ -85,7 +90,20 @@ def render(source: str, dest: Path, replacements: Mapping[str, str]) -> Path:
 
 
 # ---------------------------------------------------------------------------------------------
-# Per proxy: lay out the shipped files in `workdir` and return (command, extra environment).
+# Per proxy: lay out the shipped files in `workdir` and return what to run.
+
+
+class Stoppable(Protocol):
+    def stop(self) -> None: ...
+
+
+class Launch(NamedTuple):
+    """The proxy's command, its extra environment, and what it needs running beside it (a
+    stand-in API server), stopped with the proxy."""
+
+    command: list[str]
+    env: dict[str, str] = {}  # noqa: RUF012 - a NamedTuple default, never mutated
+    companions: tuple[Stoppable, ...] = ()
 
 
 def nginx_main_conf(workdir: Path) -> Path:
@@ -111,7 +129,7 @@ def nginx_main_conf(workdir: Path) -> Path:
     return conf
 
 
-def render_nginx(workdir: Path, listen: int, auth: str, upstream: str) -> tuple[list[str], dict[str, str]]:
+def render_nginx(workdir: Path, listen: int, auth: str, upstream: str) -> Launch:
     shutil.copy(REPO / "nginx/authcheck.conf", _mkdir(workdir / "snippets") / "authcheck.conf")
     render(
         "nginx/example.conf",
@@ -123,10 +141,10 @@ def render_nginx(workdir: Path, listen: int, auth: str, upstream: str) -> tuple[
         },
     )
     conf = nginx_main_conf(workdir)
-    return [tool("nginx"), "-p", str(workdir), "-c", str(conf), "-e", str(workdir / "nginx.log")], {}
+    return Launch([tool("nginx"), "-p", str(workdir), "-c", str(conf), "-e", str(workdir / "nginx.log")])
 
 
-def render_traefik(workdir: Path, listen: int, auth: str, upstream: str) -> tuple[list[str], dict[str, str]]:
+def render_traefik(workdir: Path, listen: int, auth: str, upstream: str) -> Launch:
     dynamic = render(
         "traefik/dynamic.yml",
         workdir / "dynamic.yml",
@@ -143,10 +161,10 @@ def render_traefik(workdir: Path, listen: int, auth: str, upstream: str) -> tupl
             "filename: /etc/traefik/dynamic.yml": f"filename: {dynamic}",
         },
     )
-    return [tool("traefik"), f"--configFile={static}"], {}
+    return Launch([tool("traefik"), f"--configFile={static}"])
 
 
-def render_caddy(workdir: Path, listen: int, auth: str, upstream: str) -> tuple[list[str], dict[str, str]]:
+def render_caddy(workdir: Path, listen: int, auth: str, upstream: str) -> Launch:
     caddyfile = render(
         "caddy/Caddyfile",
         workdir / "Caddyfile",
@@ -162,10 +180,10 @@ def render_caddy(workdir: Path, listen: int, auth: str, upstream: str) -> tuple[
         "XDG_DATA_HOME": str(workdir / "data"),
         "CADDY_ADMIN": f"{LOOPBACK}:{free_port()}",
     }
-    return [tool("caddy"), "run", "--config", str(caddyfile), "--adapter", "caddyfile"], env
+    return Launch([tool("caddy"), "run", "--config", str(caddyfile), "--adapter", "caddyfile"], env)
 
 
-def render_envoy(workdir: Path, listen: int, auth: str, upstream: str) -> tuple[list[str], dict[str, str]]:
+def render_envoy(workdir: Path, listen: int, auth: str, upstream: str) -> Launch:
     return _run_envoy(
         "envoy/envoy.yaml",
         workdir,
@@ -177,13 +195,11 @@ def render_envoy(workdir: Path, listen: int, auth: str, upstream: str) -> tuple[
     )
 
 
-def dataplane_renderer(
-    source: str, listener_port: int
-) -> Callable[[Path, int, str, str], tuple[list[str], dict[str, str]]]:
+def dataplane_renderer(source: str, listener_port: int) -> Callable[[Path, int, str, str], Launch]:
     """A renderer for an Envoy bootstrap written as a gateway controller generates it
     (envoy/gateway-dataplane/): its listener, authcheck's endpoint and the app's are rewritten."""
 
-    def render_dataplane(workdir: Path, listen: int, auth: str, upstream: str) -> tuple[list[str], dict[str, str]]:
+    def render_dataplane(workdir: Path, listen: int, auth: str, upstream: str) -> Launch:
         listener = f"{{address: 0.0.0.0, port_value: {listener_port}}}"
         return _run_envoy(
             source,
@@ -192,6 +208,58 @@ def dataplane_renderer(
         )
 
     return render_dataplane
+
+
+def render_traefik_ingress_nginx(workdir: Path, listen: int, auth: str, upstream: str) -> Launch:
+    """Traefik's kubernetesIngressNGINX provider (k8s/gateway/traefik-ingress-nginx/traefik.yml)
+    reading ingress-nginx/ingress.yaml, its annotations unchanged, from a stand-in API server
+    (support/kube_api.py: no cluster runs here). The harness adds the cluster state the
+    Ingress needs: its IngressClass, and the Service `app` with an EndpointSlice on `upstream`.
+    The Ingress's host rule is dropped so that requests to 127.0.0.1 match it."""
+    ingress = substitute(
+        (REPO / "ingress-nginx/ingress.yaml").read_text(),
+        {
+            '"http://authcheck.authcheck.svc.cluster.local:8080/verify"': f'"http://{auth}/verify"',
+            "    - host: app.example.com\n      http:": "    - http:",
+        },
+        "ingress-nginx/ingress.yaml",
+    )
+    up_host, up_port = upstream.split(":")
+    api = KubeApi([*(doc for doc in yaml.safe_load_all(ingress) if doc), *_app_cluster_state(up_host, int(up_port))])
+    static = render(
+        "k8s/gateway/traefik-ingress-nginx/traefik.yml",
+        workdir / "traefik.yml",
+        {
+            'address: ":8000"': f'address: "{LOOPBACK}:{listen}"',
+            "  kubernetesIngressNGINX:\n": f'  kubernetesIngressNGINX:\n    endpoint: "{api.url}"\n',
+        },
+    )
+    return Launch([tool("traefik"), f"--configFile={static}"], companions=(api,))
+
+
+def _app_cluster_state(host: str, port: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "IngressClass",
+            "metadata": {"name": "nginx"},
+            "spec": {"controller": "k8s.io/ingress-nginx"},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "app", "namespace": "default"},
+            "spec": {"type": "ClusterIP", "clusterIP": "10.0.0.10", "ports": [{"port": 80, "protocol": "TCP"}]},
+        },
+        {
+            "apiVersion": "discovery.k8s.io/v1",
+            "kind": "EndpointSlice",
+            "metadata": {"name": "app-1", "namespace": "default", "labels": {"kubernetes.io/service-name": "app"}},
+            "addressType": "IPv4",
+            "endpoints": [{"addresses": [host], "conditions": {"ready": True}}],
+            "ports": [{"name": "", "port": port, "protocol": "TCP"}],
+        },
+    ]
 
 
 def _envoy_endpoints(auth: str, upstream: str) -> dict[str, str]:
@@ -203,22 +271,26 @@ def _envoy_endpoints(auth: str, upstream: str) -> dict[str, str]:
     }
 
 
-def _run_envoy(source: str, workdir: Path, replacements: Mapping[str, str]) -> tuple[list[str], dict[str, str]]:
+def _run_envoy(source: str, workdir: Path, replacements: Mapping[str, str]) -> Launch:
     config = render(source, workdir / "envoy.yaml", replacements)
-    return [tool("envoy"), "-c", str(config), "--disable-hot-restart", "--concurrency", "1", "--log-level", "info"], {}
+    return Launch(
+        [tool("envoy"), "-c", str(config), "--disable-hot-restart", "--concurrency", "1", "--log-level", "info"]
+    )
 
 
 # The proxies configured by the shipped files (nginx/, traefik/, caddy/, envoy/).
 PROXY_KINDS = ("nginx", "traefik", "caddy", "envoy")
-# Envoy as a Gateway API controller configures it from k8s/gateway/ (HTTP ext_authz variants).
-DATAPLANE_KINDS = ("envoy-gateway", "istio")
-RENDERERS: dict[str, Callable[[Path, int, str, str], tuple[list[str], dict[str, str]]]] = {
+# The k8s/gateway/ kit: Envoy as Envoy Gateway and Istio configure it (HTTP ext_authz), and
+# Traefik serving the ingress-nginx annotations.
+DATAPLANE_KINDS = ("envoy-gateway", "istio", "traefik-ingress-nginx")
+RENDERERS: dict[str, Callable[[Path, int, str, str], Launch]] = {
     "nginx": render_nginx,
     "traefik": render_traefik,
     "caddy": render_caddy,
     "envoy": render_envoy,
     "envoy-gateway": dataplane_renderer("envoy/gateway-dataplane/envoy-gateway-http.yaml", 10080),
     "istio": dataplane_renderer("envoy/gateway-dataplane/istio-http.yaml", 8080),
+    "traefik-ingress-nginx": render_traefik_ingress_nginx,
 }
 
 
@@ -237,6 +309,7 @@ class Proxy:
     port: int
     process: subprocess.Popen[bytes]
     log: Path
+    companions: tuple[Stoppable, ...] = ()
 
     def request(self, method: str, path: str, headers: Sequence[tuple[str, str]] = ()) -> Response:
         return request(self.port, method, path, headers)
@@ -246,6 +319,8 @@ class Proxy:
 
     def stop(self) -> None:
         stop_process(self.process)
+        for companion in self.companions:
+            companion.stop()
 
 
 # The `proxies` fixture: start(kind, auth_port=..., upstream_port=...) -> Proxy.
@@ -256,19 +331,24 @@ def start_proxy(kind: str, workdir: Path, *, auth_port: int, upstream_port: int,
     """Start `kind` from the shipped files, asking the auth server at 127.0.0.1:`auth_port`."""
     port = free_port()
     workdir = _mkdir(workdir / f"{kind}-{port}")  # several proxies may share one test's tmp_path
-    command, env = RENDERERS[kind](workdir, port, f"{LOOPBACK}:{auth_port}", f"{LOOPBACK}:{upstream_port}")
+    command, env, companions = RENDERERS[kind](workdir, port, f"{LOOPBACK}:{auth_port}", f"{LOOPBACK}:{upstream_port}")
     log = workdir / f"{kind}.log"
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            command,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env={**os.environ, **env},
-            cwd=workdir,
-            start_new_session=True,
-        )
-    proxy = Proxy(kind, port, process, log)
+    try:
+        with log.open("ab") as out:
+            process = subprocess.Popen(
+                command,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, **env},
+                cwd=workdir,
+                start_new_session=True,
+            )
+    except BaseException:
+        for companion in companions:
+            companion.stop()
+        raise
+    proxy = Proxy(kind, port, process, log, companions)
     try:
         wait_until_serving(proxy, timeout)
     except BaseException:
@@ -284,7 +364,7 @@ def wait_until_serving(proxy: Proxy, timeout: float) -> None:
             raise RuntimeError(
                 f"{proxy.kind} exited with {proxy.process.returncode}; log {proxy.log}:\n{proxy.log_text()[-3000:]}"
             )
-        if _accepts(proxy.port) and (proxy.kind != "traefik" or _traefik_routes(proxy)):
+        if _accepts(proxy.port) and (not proxy.kind.startswith("traefik") or _traefik_routes(proxy)):
             return
         if time.monotonic() > deadline:
             raise RuntimeError(

@@ -3,14 +3,16 @@
 Each proxy (nginx, Traefik, Caddy, Envoy) starts from the SHIPPED files (see harness.py), in front
 of a real `authcheck serve` and the recording echo app, all on 127.0.0.1. So does Envoy with the
 ext_authz configuration Envoy Gateway and Istio generate from k8s/gateway/ (`envoy-gateway`,
-`istio`: envoy/gateway-dataplane/), which authcheck reads as `ingress: envoy`. Clients are plain
+`istio`: envoy/gateway-dataplane/), which authcheck reads as `ingress: envoy`, and Traefik's
+ingress-nginx provider reading ingress-nginx/ingress.yaml (`traefik-ingress-nginx`,
+`ingress: traefik`). Clients are plain
 http.client requests that put the path on the request line byte for byte: httpx would resolve
 `/public/../orders/1` to `/orders/1` before sending it.
 
 Every authcheck scenario runs twice per proxy:
 
 - `<proxy>-<scenario>`: authcheck with the `ingress:` setting the shipped file asks for
-  (`ingress: nginx`, `ingress: traefik`, ..., `ingress: envoy` for both gateway data planes);
+  (`ingress: nginx`, `ingress: traefik`, ..., and INGRESS_SETTING for the kit's kinds);
 - `<proxy>-<scenario>-ingress-auto`: the default `ingress: auto`, which reads every proxy's
   headers, so a header a proxy lets through from the client has the most to work with.
 
@@ -140,29 +142,25 @@ SMUGGLED_EVERYTHING = (
 # What each proxy answers when authcheck cannot decide (docs/proxies.md, "What the client gets").
 # authcheck's own 503 (no keys) carries Retry-After: Traefik and Caddy relay it; nginx turns the
 # 503 into its 500 and Envoy into status_on_error's empty 503, both without it.
-# The gateway data planes are Envoy with statusOnError 503 (k8s/gateway/), so they answer as Envoy.
+# The kit's Envoy data planes have statusOnError 503 (k8s/gateway/), so they answer as Envoy;
+# Traefik's ingress-nginx provider answers as Traefik's forwardAuth does.
 KINDS = PROXY_KINDS + DATAPLANE_KINDS
-INGRESS_SETTING = {kind: "envoy" for kind in DATAPLANE_KINDS}  # the others: the proxy's own name
-ENVOY_LIKE = {kind: 503 for kind in DATAPLANE_KINDS}
-DOWN_STATUS = {"nginx": 500, "traefik": 500, "caddy": 502, "envoy": 503, **ENVOY_LIKE}
-SLOW_STATUS = {"nginx": 500, "traefik": 500, "caddy": 504, "envoy": 503, **ENVOY_LIKE}
-KEYLESS_STATUS = {
-    "nginx": 500,
-    "traefik": 503,
-    "caddy": 503,
-    "envoy": 503,
-    **ENVOY_LIKE,
-}  # authcheck: 503 + Retry-After
-RELAYS_RETRY_AFTER = frozenset({"traefik", "caddy"})
+INGRESS_SETTING = {"envoy-gateway": "envoy", "istio": "envoy", "traefik-ingress-nginx": "traefik"}
+ANSWERS_AS = {"envoy-gateway": "envoy", "istio": "envoy", "traefik-ingress-nginx": "traefik"}
+
+
+def _with_kit(by_proxy: dict[str, Any]) -> dict[str, Any]:
+    return by_proxy | {kind: by_proxy[proxy] for kind, proxy in ANSWERS_AS.items()}
+
+
+DOWN_STATUS = _with_kit({"nginx": 500, "traefik": 500, "caddy": 502, "envoy": 503})
+SLOW_STATUS = _with_kit({"nginx": 500, "traefik": 500, "caddy": 504, "envoy": 503})
+KEYLESS_STATUS = _with_kit({"nginx": 500, "traefik": 503, "caddy": 503, "envoy": 503})  # authcheck: 503, Retry-After
+RELAYS_RETRY_AFTER = frozenset({"traefik", "caddy", "traefik-ingress-nginx"})
 # How long each shipped file lets authcheck take (nginx proxy_read_timeout, Traefik's fixed
-# forwardAuth client timeout, Caddy response_header_timeout, Envoy server_uri.timeout).
-SHIPPED_AUTH_TIMEOUT = {
-    "nginx": 3.0,
-    "traefik": 30.0,
-    "caddy": 3.0,
-    "envoy": 3.0,
-    **{kind: 3.0 for kind in DATAPLANE_KINDS},  # SecurityPolicy extAuth.timeout, Istio provider timeout
-}
+# forwardAuth client timeout, Caddy response_header_timeout, Envoy server_uri.timeout; the kit:
+# SecurityPolicy extAuth.timeout, the Istio provider's timeout, Traefik's fixed 30 s).
+SHIPPED_AUTH_TIMEOUT = _with_kit({"nginx": 3.0, "traefik": 30.0, "caddy": 3.0, "envoy": 3.0})
 # nginx keeps only the status of a denial (and WWW-Authenticate on a 401), with its own HTML body.
 REPLACES_DENIAL_BODY = frozenset({"nginx"})
 
