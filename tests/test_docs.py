@@ -22,8 +22,6 @@ PENDING_PAGES = frozenset(
     {
         "docs/library.md",
         "docs/grpc.md",
-        "docs/gateway-api.md",
-        "docs/migrate-from-ingress-nginx.md",
         "docs/rules.md",
         "docs/development.md",
         "docs/observability.md",
