@@ -64,7 +64,7 @@ def objects() -> list[tuple[str, dict[str, Any]]]:
 
 def load(name: str) -> dict[str, Any]:
     [doc] = [doc for doc in yaml.safe_load_all((KIT / name).read_text()) if doc]
-    return doc
+    return dict(doc)
 
 
 def is_custom(doc: dict[str, Any]) -> bool:

@@ -65,7 +65,7 @@ def load_crds(paths: Iterable[Path]) -> dict[tuple[str, str], CrdVersion]:
 
 def json_schema(crd: CrdVersion) -> Schema:
     """The CRD version's schema as a closed JSON Schema, with ObjectMeta for `metadata`."""
-    schema = _convert(copy.deepcopy(crd.schema))
+    schema: Schema = _convert(copy.deepcopy(crd.schema))
     schema["$schema"] = "http://json-schema.org/draft-04/schema#"
     # The API server always allows these three at the root, listed or not (Istio's are not).
     schema["properties"].setdefault("apiVersion", {"type": "string"})
