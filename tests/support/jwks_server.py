@@ -1,7 +1,9 @@
 """A real OIDC discovery + JWKS server over HTTP, steerable by the tests.
 
-`mode` switches what /jwks answers: "ok", "error" (500), "garbage" (not JSON),
-"slow" (sleeps `delay` seconds first). Every /jwks request is counted.
+`mode` switches what /jwks answers: "ok", "error" (500), "garbage" (an HTML page),
+"slow" (sleeps `delay` seconds first), "empty" (a key set with no keys), "redirect-loop"
+(302 to itself), "huge" (a JSON body over authcheck's 1 MiB limit), "flapping" (500 and
+the keys, in turn). Every /jwks request is counted.
 """
 
 from __future__ import annotations
@@ -69,8 +71,17 @@ class JwksServer:
     def _answer_jwks(self, handler: Any) -> None:
         if self.mode == "slow":
             time.sleep(self.delay)
-        if self.mode == "error":
+        if self.mode == "error" or (self.mode == "flapping" and self.jwks_fetches % 2):
             handler.send_error(500)
+        elif self.mode == "empty":
+            handler._json({"keys": []})
+        elif self.mode == "redirect-loop":
+            handler.send_response(302)
+            handler.send_header("Location", self.issuer + "/jwks")
+            handler.send_header("Content-Length", "0")
+            handler.end_headers()
+        elif self.mode == "huge":
+            handler._json({"keys": self.keys, "padding": "x" * (1024 * 1024)})
         elif self.mode == "garbage":
             data = b"<html>not a key set</html>"
             handler.send_response(200)

@@ -79,6 +79,15 @@ class AuthcheckProcess:
         sent = {k: v for k, v in sent.items() if v is not None}
         return httpx.request(verify_method, self.url + path, headers=sent, timeout=10)
 
+    def signal(self, sig: int) -> None:
+        assert self._process is not None, "not started"
+        self._process.send_signal(sig)
+
+    def wait_exit(self, timeout: float) -> int:
+        """The exit code, once the process has ended by itself."""
+        assert self._process is not None, "not started"
+        return self._process.wait(timeout)
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
