@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
-from chart import draw, ratios  # noqa: E402
+from chart import draw, ratios
 
 
 def scenario(key: str, rps: list[float], baseline: str | None = None, goal: float | None = None) -> dict[str, object]:
