@@ -30,7 +30,7 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
-def _env_int(name: str, default: int) -> int:
+def _env_int(name: str, default: int | None) -> int | None:
     value = os.environ.get(name)
     if value is None:
         return default
@@ -49,6 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=os.environ.get("AUTHCHECK_HOST", "127.0.0.1"))
     serve.add_argument("--port", type=int, default=_env_int("AUTHCHECK_PORT", 8080))
     serve.add_argument("--workers", type=int, default=_env_int("AUTHCHECK_WORKERS", 1))
+    serve.add_argument(
+        "--grpc-port",
+        type=int,
+        default=_env_int("AUTHCHECK_GRPC_PORT", None),
+        help="also serve Envoy's gRPC ext_authz API on this port (needs authcheck[grpc])",
+    )
     serve.add_argument(
         "--log-level",
         default=os.environ.get("AUTHCHECK_LOG_LEVEL", "info"),
@@ -133,10 +139,24 @@ def _ensure_can_listen(host: str, port: int) -> None:
         raise _Fatal(f"cannot listen on {host}:{port}: {reason}") from None
 
 
+def _ensure_grpc_extra() -> None:
+    try:
+        import authcheck.service.grpc_server  # noqa: F401
+    except ImportError as missing:
+        raise _Fatal(
+            f"--grpc-port needs the gRPC extra ({missing.name} is missing): pip install 'authcheck[grpc]'"
+        ) from None
+
+
 def _serve(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise _Fatal("--workers must be at least 1")
     _ensure_can_listen(args.host, args.port)
+    if args.grpc_port is not None:
+        if args.grpc_port == args.port:
+            raise _Fatal(f"--grpc-port {args.grpc_port} is also --port: give gRPC a port of its own")
+        _ensure_grpc_extra()
+        _ensure_can_listen(args.host, args.grpc_port)
     if args.tracing == "otlp":
         try:
             tracing.Tracer().close()  # the packages are there and the exporter can be built
@@ -151,8 +171,12 @@ def _serve(args: argparse.Namespace) -> int:
             "AUTHCHECK_LOG_FORMAT": args.log_format,
             "AUTHCHECK_DECISION_LOG": args.decision_log,
             tracing.ENV: args.tracing,
+            "AUTHCHECK_HOST": args.host,
         }
     )
+    os.environ.pop("AUTHCHECK_GRPC_PORT", None)
+    if args.grpc_port is not None:
+        os.environ["AUTHCHECK_GRPC_PORT"] = str(args.grpc_port)
     uvicorn.run(
         "authcheck.service.server:app_from_environment",
         factory=True,

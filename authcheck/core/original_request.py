@@ -119,6 +119,14 @@ def read_original_request(
     return OriginalRequest(method, host, path)
 
 
+def named_request(method: str, uri: str, host: str | None) -> OriginalRequest:
+    """A request named field by field (Envoy's gRPC CheckRequest): the same checks and
+    normalization as when a proxy's headers name it. An empty host is no host."""
+    if not uri:
+        raise RequestRejected("The original URI is empty.", reason="uri_unknown")
+    return OriginalRequest(_method(method), _host(host) if host else None, _origin_path(uri))
+
+
 def _single(headers: Headers, name: str) -> str | None:
     """The header's one non-empty value, or None when it is absent."""
     values = headers.get(name)

@@ -67,6 +67,36 @@ class Service:
         self.decision_log = decision_log
         self.tracer = tracer
 
+    def record(
+        self, decision: Decision, request_id: str | None, seconds: float, traceparent: bytes | None = None
+    ) -> None:
+        """Count the decision, trace it and write its log line: the same for /verify and gRPC."""
+        code = decision.denial.code if decision.denial else "ok"
+        self.metrics.observe(decision.status, code, seconds)
+        if self.tracer is not None:
+            ended = time.time_ns()
+            self.tracer.record(decision, traceparent, ended - int(seconds * 1e9), ended)
+        mode = self.decision_log
+        if mode == "off" or (mode == "denials" and decision.denial is None):
+            return
+        request, identity = decision.request, decision.identity
+        log.info(
+            "decision",
+            decision="allow" if decision.denial is None else "deny",
+            status=decision.status,
+            code=code,
+            reason=decision.denial.reason if decision.denial else None,
+            rule=decision.rule.name if decision.rule else None,
+            method=request.method if request else None,
+            host=request.host if request else None,
+            path=request.path if request else None,
+            sub=identity.subject if identity else None,
+            client_id=identity.client_id if identity else None,
+            iss=identity.issuer if identity else None,
+            latency_ms=round(seconds * 1000, 3),
+            request_id=request_id,
+        )
+
 
 def _log_dropped_header(header: str, why: str) -> None:
     log.warning("identity_header_dropped", header=header, why=why)
@@ -78,8 +108,11 @@ def create_app(
     decision_log: DecisionLog = "all",
     extra_routes: Sequence[BaseRoute] = (),
     tracer: Tracer | None = None,
+    grpc_address: tuple[str, int] | None = None,
 ) -> ASGIApp:
-    """`extra_routes` is how `authcheck dev` serves its development issuer on the same port."""
+    """`extra_routes` is how `authcheck dev` serves its development issuer on the same port.
+    With `grpc_address` (host, port) the lifespan also serves Envoy's gRPC ext_authz API on
+    this event loop, over this worker's Service (needs the `grpc` extra)."""
     service = Service(config, transport, decision_log, tracer)
 
     @contextlib.asynccontextmanager
@@ -87,7 +120,12 @@ def create_app(
         service.key_store.start()
         for warning in _insecure_issuers(config):
             log.warning("insecure_issuer", iss=warning)
-        yield
+        async with contextlib.AsyncExitStack() as stack:
+            if grpc_address is not None:
+                from authcheck.service.grpc_server import serving_grpc  # the optional extra
+
+                await stack.enter_async_context(serving_grpc(service, *grpc_address))
+            yield
         await service.key_store.close()
         if tracer is not None:
             tracer.close()
@@ -183,11 +221,12 @@ class VerifyRouter:
             status, answer_headers, body = self._denial_answer(decision.denial, method == "HEAD")
         await send({"type": "http.response.start", "status": status, "headers": answer_headers})
         await send({"type": "http.response.body", "body": body} if body else _EMPTY_BODY)
-        seconds = time.perf_counter() - started
-        self._record(decision, request_id, seconds)
-        if self.service.tracer is not None:
-            ended = time.time_ns()
-            self.service.tracer.record(decision, traceparent, ended - int(seconds * 1e9), ended)
+        self.service.record(
+            decision,
+            request_id.decode("latin-1") if request_id is not None else None,
+            time.perf_counter() - started,
+            traceparent,
+        )
 
     def _denial_answer(self, denial: Denial, head: bool) -> tuple[int, Sequence[tuple[bytes, bytes]], bytes]:
         """denial_answer, remembered by everything it is made of (it renders JSON)."""
@@ -200,28 +239,3 @@ class VerifyRouter:
                 self._answers.clear()
             self._answers[key] = answer
         return answer
-
-    def _record(self, decision: Decision, request_id: bytes | None, seconds: float) -> None:
-        service = self.service
-        code = decision.denial.code if decision.denial else "ok"
-        service.metrics.observe(decision.status, code, seconds)
-        mode = service.decision_log
-        if mode == "off" or (mode == "denials" and decision.denial is None):
-            return
-        request, identity = decision.request, decision.identity
-        log.info(
-            "decision",
-            decision="allow" if decision.denial is None else "deny",
-            status=decision.status,
-            code=code,
-            reason=decision.denial.reason if decision.denial else None,
-            rule=decision.rule.name if decision.rule else None,
-            method=request.method if request else None,
-            host=request.host if request else None,
-            path=request.path if request else None,
-            sub=identity.subject if identity else None,
-            client_id=identity.client_id if identity else None,
-            iss=identity.issuer if identity else None,
-            latency_ms=round(seconds * 1000, 3),
-            request_id=request_id.decode("latin-1") if request_id is not None else None,
-        )

@@ -19,4 +19,10 @@ def app_from_environment() -> ASGIApp:
     )
     config = load_config(os.environ["AUTHCHECK_CONFIG"])
     decision_log = cast(DecisionLog, os.environ.get("AUTHCHECK_DECISION_LOG", "all"))
-    return create_app(config, decision_log=decision_log, tracer=tracer_from_environment())
+    grpc_port = os.environ.get("AUTHCHECK_GRPC_PORT")  # checked by `authcheck serve`
+    return create_app(
+        config,
+        decision_log=decision_log,
+        tracer=tracer_from_environment(),
+        grpc_address=(os.environ.get("AUTHCHECK_HOST", "127.0.0.1"), int(grpc_port)) if grpc_port else None,
+    )
