@@ -64,10 +64,12 @@ def service_config(issuer: str, **issuer_options: Any) -> dict[str, Any]:
 def start_service(tmp_path: Path) -> Iterator[Callable[..., AuthcheckProcess]]:
     started: list[AuthcheckProcess] = []
 
-    def start(config: dict[str, Any], wait_ready: bool = True, extra_args: tuple[str, ...] = ()) -> AuthcheckProcess:
+    def start(
+        config: dict[str, Any], wait_ready: bool = True, extra_args: tuple[str, ...] = (), grpc: bool = False
+    ) -> AuthcheckProcess:
         workdir = tmp_path / f"authcheck-{len(started)}"
         workdir.mkdir()
-        process = AuthcheckProcess(workdir, config, extra_args)
+        process = AuthcheckProcess(workdir, config, extra_args, grpc)
         started.append(process)
         return process.start(wait_ready)
 

@@ -4,6 +4,10 @@ Also the k8s/gateway/ kit (DATAPLANE_KINDS): Envoy as Envoy Gateway and Istio co
 (the bootstraps in envoy/gateway-dataplane/), and Traefik's ingress-nginx provider reading
 ingress-nginx/ingress.yaml from a stand-in Kubernetes API (tests/support/kube_api.py).
 
+GRPC_KINDS ask authcheck over gRPC: Envoy from envoy/envoy-grpc.yaml (`envoy-grpc`), and the
+kit's gRPC data planes (`envoy-gateway-grpc`, `istio-grpc`). Their auth address is authcheck's
+`--grpc-port`.
+
 The shipped files hold real defaults: authcheck at 127.0.0.1:8080, the app at 127.0.0.1:3000
 and a public listen address. `render_*` copies them into a temporary folder and rewrites only
 those addresses, each by an exact substitution that must match exactly once: a shipped file
@@ -195,16 +199,31 @@ def render_envoy(workdir: Path, listen: int, auth: str, upstream: str) -> Launch
     )
 
 
-def dataplane_renderer(source: str, listener_port: int) -> Callable[[Path, int, str, str], Launch]:
+def render_envoy_grpc(workdir: Path, listen: int, auth: str, upstream: str) -> Launch:
+    """`auth` is authcheck's gRPC address (`serve --grpc-port`)."""
+    return _run_envoy(
+        "envoy/envoy-grpc.yaml",
+        workdir,
+        {
+            "{address: 0.0.0.0, port_value: 10000}": f"{{address: {LOOPBACK}, port_value: {listen}}}",
+            **_envoy_endpoints(auth, upstream, GRPC_PORT),
+        },
+    )
+
+
+def dataplane_renderer(
+    source: str, listener_port: int, auth_port: int = 8080
+) -> Callable[[Path, int, str, str], Launch]:
     """A renderer for an Envoy bootstrap written as a gateway controller generates it
-    (envoy/gateway-dataplane/): its listener, authcheck's endpoint and the app's are rewritten."""
+    (envoy/gateway-dataplane/): its listener, authcheck's endpoint (on `auth_port`) and the
+    app's are rewritten."""
 
     def render_dataplane(workdir: Path, listen: int, auth: str, upstream: str) -> Launch:
         listener = f"{{address: 0.0.0.0, port_value: {listener_port}}}"
         return _run_envoy(
             source,
             workdir,
-            {listener: f"{{address: {LOOPBACK}, port_value: {listen}}}", **_envoy_endpoints(auth, upstream)},
+            {listener: f"{{address: {LOOPBACK}, port_value: {listen}}}", **_envoy_endpoints(auth, upstream, auth_port)},
         )
 
     return render_dataplane
@@ -262,11 +281,14 @@ def _app_cluster_state(host: str, port: int) -> list[dict[str, Any]]:
     ]
 
 
-def _envoy_endpoints(auth: str, upstream: str) -> dict[str, str]:
+GRPC_PORT = 9191  # authcheck's `--grpc-port` in the shipped gRPC files
+
+
+def _envoy_endpoints(auth: str, upstream: str, shipped_auth_port: int = 8080) -> dict[str, str]:
     auth_host, auth_port = auth.split(":")
     up_host, up_port = upstream.split(":")
     return {
-        "{address: 127.0.0.1, port_value: 8080}": f"{{address: {auth_host}, port_value: {auth_port}}}",
+        f"{{address: 127.0.0.1, port_value: {shipped_auth_port}}}": f"{{address: {auth_host}, port_value: {auth_port}}}",
         "{address: 127.0.0.1, port_value: 3000}": f"{{address: {up_host}, port_value: {up_port}}}",
     }
 
@@ -283,6 +305,8 @@ PROXY_KINDS = ("nginx", "traefik", "caddy", "envoy")
 # The k8s/gateway/ kit: Envoy as Envoy Gateway and Istio configure it (HTTP ext_authz), and
 # Traefik serving the ingress-nginx annotations.
 DATAPLANE_KINDS = ("envoy-gateway", "istio", "traefik-ingress-nginx")
+# Those that ask over gRPC: envoy/envoy-grpc.yaml and the kit's gRPC data planes.
+GRPC_KINDS = ("envoy-grpc", "envoy-gateway-grpc", "istio-grpc")
 RENDERERS: dict[str, Callable[[Path, int, str, str], Launch]] = {
     "nginx": render_nginx,
     "traefik": render_traefik,
@@ -291,6 +315,9 @@ RENDERERS: dict[str, Callable[[Path, int, str, str], Launch]] = {
     "envoy-gateway": dataplane_renderer("envoy/gateway-dataplane/envoy-gateway-http.yaml", 10080),
     "istio": dataplane_renderer("envoy/gateway-dataplane/istio-http.yaml", 8080),
     "traefik-ingress-nginx": render_traefik_ingress_nginx,
+    "envoy-grpc": render_envoy_grpc,
+    "envoy-gateway-grpc": dataplane_renderer("envoy/gateway-dataplane/envoy-gateway-grpc.yaml", 10080, GRPC_PORT),
+    "istio-grpc": dataplane_renderer("envoy/gateway-dataplane/istio-grpc.yaml", 8080, GRPC_PORT),
 }
 
 

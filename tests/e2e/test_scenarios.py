@@ -9,7 +9,11 @@ ingress-nginx provider reading ingress-nginx/ingress.yaml (`traefik-ingress-ngin
 http.client requests that put the path on the request line byte for byte: httpx would resolve
 `/public/../orders/1` to `/orders/1` before sending it.
 
-Every authcheck scenario runs twice per proxy:
+GRPC_KINDS ask authcheck over gRPC (`serve --grpc-port`): Envoy from envoy/envoy-grpc.yaml
+(`envoy-grpc`) and the kit's gRPC data planes (`envoy-gateway-grpc`, `istio-grpc`). Over gRPC
+the `ingress` setting does not apply, so their scenarios run once, with `ingress: auto`.
+
+Every authcheck scenario runs twice per HTTP proxy:
 
 - `<proxy>-<scenario>`: authcheck with the `ingress:` setting the shipped file asks for
   (`ingress: nginx`, `ingress: traefik`, ..., and INGRESS_SETTING for the kit's kinds);
@@ -39,14 +43,20 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 from urllib.parse import unquote
 
+import grpc
 import pytest
 from conftest import service_config
+from envoy.config.core.v3.base_pb2 import HeaderValue, HeaderValueOption
+from envoy.service.auth.v3 import external_auth_pb2_grpc
+from envoy.service.auth.v3.external_auth_pb2 import CheckRequest, CheckResponse, OkHttpResponse
+from google.rpc.status_pb2 import Status
 from support.jwks_server import JwksServer, free_port
 from support.service import AuthcheckProcess
 from support.tokens import SigningKey, mint, new_key
 
 from .harness import (
     DATAPLANE_KINDS,
+    GRPC_KINDS,
     PROXY_KINDS,
     READY_PROBE_PATH,
     Answer,
@@ -144,9 +154,16 @@ SMUGGLED_EVERYTHING = (
 # 503 into its 500 and Envoy into status_on_error's empty 503, both without it.
 # The kit's Envoy data planes have statusOnError 503 (k8s/gateway/), so they answer as Envoy;
 # Traefik's ingress-nginx provider answers as Traefik's forwardAuth does.
-KINDS = PROXY_KINDS + DATAPLANE_KINDS
+# Over gRPC, authcheck's 503 is a denied_response that Envoy relays whole, Retry-After included;
+# unreachable or slow, every gRPC file's status_on_error answers 503 (Envoy's default is 403).
+KINDS = PROXY_KINDS + DATAPLANE_KINDS + GRPC_KINDS
 INGRESS_SETTING = {"envoy-gateway": "envoy", "istio": "envoy", "traefik-ingress-nginx": "traefik"}
-ANSWERS_AS = {"envoy-gateway": "envoy", "istio": "envoy", "traefik-ingress-nginx": "traefik"}
+ANSWERS_AS = {
+    "envoy-gateway": "envoy",
+    "istio": "envoy",
+    "traefik-ingress-nginx": "traefik",
+    **{kind: "envoy" for kind in GRPC_KINDS},
+}
 
 
 def _with_kit(by_proxy: dict[str, Any]) -> dict[str, Any]:
@@ -156,9 +173,10 @@ def _with_kit(by_proxy: dict[str, Any]) -> dict[str, Any]:
 DOWN_STATUS = _with_kit({"nginx": 500, "traefik": 500, "caddy": 502, "envoy": 503})
 SLOW_STATUS = _with_kit({"nginx": 500, "traefik": 500, "caddy": 504, "envoy": 503})
 KEYLESS_STATUS = _with_kit({"nginx": 500, "traefik": 503, "caddy": 503, "envoy": 503})  # authcheck: 503, Retry-After
-RELAYS_RETRY_AFTER = frozenset({"traefik", "caddy", "traefik-ingress-nginx"})
+RELAYS_RETRY_AFTER = frozenset({"traefik", "caddy", "traefik-ingress-nginx", *GRPC_KINDS})
 # How long each shipped file lets authcheck take (nginx proxy_read_timeout, Traefik's fixed
-# forwardAuth client timeout, Caddy response_header_timeout, Envoy server_uri.timeout; the kit:
+# forwardAuth client timeout, Caddy response_header_timeout, Envoy server_uri.timeout and
+# envoy-grpc.yaml's grpc_service.timeout; the kit:
 # SecurityPolicy extAuth.timeout, the Istio provider's timeout, Traefik's fixed 30 s).
 SHIPPED_AUTH_TIMEOUT = _with_kit({"nginx": 3.0, "traefik": 30.0, "caddy": 3.0, "envoy": 3.0})
 # nginx keeps only the status of a denial (and WWW-Authenticate on a 401), with its own HTML body.
@@ -544,7 +562,9 @@ def _params() -> Iterator[Any]:
     for kind in KINDS:
         ingress = INGRESS_SETTING.get(kind, kind)
         for scenario in SCENARIOS:
-            if scenario.backend == "authcheck":
+            if kind in GRPC_KINDS:  # `ingress` does not apply: once, as configured by default
+                yield pytest.param(kind, "auto", scenario, id=f"{kind}-{scenario.id}")
+            elif scenario.backend == "authcheck":
                 yield pytest.param(kind, ingress, scenario, id=f"{kind}-{scenario.id}")
                 yield pytest.param(kind, "auto", scenario, id=f"{kind}-{scenario.id}-ingress-auto")
             else:
@@ -592,6 +612,37 @@ class SlowAuth(RecordingServer):
         return [s for s in self.requests if READY_PROBE_PATH not in s.path + (s.header("X-Forwarded-Uri") or "")]
 
 
+class SlowGrpcAuth:
+    """SlowAuth over gRPC: a stand-in ext_authz server that answers every Check only once
+    `release` is set (at the latest after `hold` seconds), and then ALLOWS it."""
+
+    def __init__(self, hold: float) -> None:
+        self.release = threading.Event()
+        self.hold = hold
+        self.requests: list[Seen] = []
+        stand_in = self
+
+        class Servicer(external_auth_pb2_grpc.AuthorizationServicer):  # type: ignore[misc]
+            def Check(self, request: CheckRequest, context: object) -> CheckResponse:
+                http = request.attributes.request.http
+                stand_in.requests.append(Seen(http.method, http.path, list(http.headers.items())))
+                stand_in.release.wait(stand_in.hold)
+                late = HeaderValueOption(header=HeaderValue(key="x-auth-subject", value="late"))
+                return CheckResponse(status=Status(code=0), ok_response=OkHttpResponse(headers=[late]))
+
+        self.server = grpc.server(ThreadPoolExecutor(max_workers=4))
+        external_auth_pb2_grpc.add_AuthorizationServicer_to_server(Servicer(), self.server)
+        self.port = self.server.add_insecure_port("127.0.0.1:0")
+        self.server.start()
+
+    def checks(self) -> list[Seen]:
+        return self.requests
+
+    def stop(self) -> None:
+        self.release.set()
+        self.server.stop(None)
+
+
 def scenario_config(issuer: str, ingress: str, **issuer_options: Any) -> dict[str, Any]:
     config = service_config(issuer, **issuer_options)
     config["rules"].insert(0, STATUS_PAGE_RULE)
@@ -607,7 +658,7 @@ class Bench:
     tokens: dict[str, str] = field(init=False)
     _authchecks: dict[str, AuthcheckProcess] = field(default_factory=dict)
     _stacks: dict[tuple[str, str], Stack] = field(default_factory=dict)
-    _slow: dict[str, SlowAuth] = field(default_factory=dict)
+    _slow: dict[str, SlowAuth | SlowGrpcAuth] = field(default_factory=dict)
     _servers: list[RecordingServer] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -626,14 +677,15 @@ class Bench:
                 config = scenario_config(self.issuer.issuer, "auto", jwks_uri=f"http://127.0.0.1:{free_port()}/jwks")
             else:
                 config = scenario_config(self.issuer.issuer, variant)
-            process = AuthcheckProcess(workdir, config)
+            process = AuthcheckProcess(workdir, config, grpc=True)  # HTTP and gRPC, for every kind
             self._authchecks[variant] = process
             process.start(wait_ready=variant != "keyless")
         return self._authchecks[variant]
 
-    def slow_auth(self, kind: str) -> SlowAuth:
+    def slow_auth(self, kind: str) -> SlowAuth | SlowGrpcAuth:
         if kind not in self._slow:
-            self._slow[kind] = SlowAuth(hold=SHIPPED_AUTH_TIMEOUT[kind] + 15)
+            hold = SHIPPED_AUTH_TIMEOUT[kind] + 15
+            self._slow[kind] = SlowGrpcAuth(hold) if kind in GRPC_KINDS else SlowAuth(hold)
         return self._slow[kind]
 
     def stack(self, kind: str, backend: str) -> Stack:
@@ -645,7 +697,7 @@ class Bench:
                 auth_port, auth_log = stand_in.port, lambda: f"stand-in got {[s.path for s in stand_in.requests]}"
             else:
                 service = self.authcheck(backend)
-                auth_port, auth_log = service.port, service.log
+                auth_port, auth_log = auth_port_for(kind, service), service.log
             try:
                 proxy = start_proxy(kind, self.workdir, auth_port=auth_port, upstream_port=upstream.port)
             except RuntimeError as error:  # a missing binary or a failed start is a failure, never a skip
@@ -754,14 +806,23 @@ def test_scenario(kind: str, ingress: str, scenario: Scenario, bench: Bench, req
     )
 
 
+def auth_port_for(kind: str, service: AuthcheckProcess) -> int:
+    """Where `kind` asks authcheck: its gRPC port for the gRPC proxies, else its HTTP port."""
+    if kind in GRPC_KINDS:
+        assert service.grpc_port is not None, "authcheck was started without --grpc-port"
+        return service.grpc_port
+    return service.port
+
+
 def _stack_with_stopped_authcheck(kind: str, ingress: str, bench: Bench, request: pytest.FixtureRequest) -> Stack:
     """A proxy in front of its own authcheck, shown to work, then with that authcheck stopped."""
     start_service: Callable[..., AuthcheckProcess] = request.getfixturevalue("start_service")
     proxies: StartProxy = request.getfixturevalue("proxies")
     upstream: RecordingServer = request.getfixturevalue("upstream")
     upstream.respond = app
-    service = start_service(scenario_config(bench.issuer.issuer, ingress))
-    stack = Stack(kind, proxies(kind, auth_port=service.port, upstream_port=upstream.port), upstream, service.log)
+    service = start_service(scenario_config(bench.issuer.issuer, ingress), grpc=kind in GRPC_KINDS)
+    proxy = proxies(kind, auth_port=auth_port_for(kind, service), upstream_port=upstream.port)
+    stack = Stack(kind, proxy, upstream, service.log)
     control = stack.send("GET", "/orders/1", [("Authorization", f"Bearer {bench.tokens['full']}")])
     assert control.status == 200 and len(upstream.requests) == 1, f"{control}\n{stack.diagnostics()}"
     service.stop()

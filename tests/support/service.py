@@ -16,14 +16,18 @@ from support.jwks_server import free_port
 
 
 class AuthcheckProcess:
-    def __init__(self, workdir: Path, config: dict[str, Any], extra_args: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, workdir: Path, config: dict[str, Any], extra_args: tuple[str, ...] = (), grpc: bool = False
+    ) -> None:
+        """`grpc`: also serve the gRPC ext_authz API, on `grpc_port`."""
         self.workdir = workdir
         self.port = free_port()
+        self.grpc_port = free_port() if grpc else None
         self.url = f"http://127.0.0.1:{self.port}"
         self.config_path = workdir / "authcheck.yaml"
         self.config_path.write_text(yaml.safe_dump(config))
         self.log_path = workdir / "authcheck.log"
-        self.extra_args = extra_args
+        self.extra_args = extra_args if self.grpc_port is None else (*extra_args, "--grpc-port", str(self.grpc_port))
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self, wait_ready: bool = True) -> AuthcheckProcess:
