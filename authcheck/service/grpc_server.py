@@ -10,6 +10,7 @@ its own status, and never an allow.
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
@@ -112,21 +113,31 @@ def _decide(gate: Gate, http: Any, headers: Mapping[str, Sequence[str]]) -> Deci
 
 
 def _allowed(decision: Decision) -> CheckResponse:
+    identity, rule = decision.identity, decision.rule
+    if identity is None:
+        return _allowed_answer(decision.headers, None, None, None, rule.name if rule else None)
+    return _allowed_answer(
+        decision.headers, identity.subject, identity.client_id, identity.issuer, rule.name if rule else None
+    )
+
+
+@functools.lru_cache(maxsize=1024)  # a client repeats its token: building the answer cost more than the decision
+def _allowed_answer(
+    identity_headers: tuple[tuple[bytes, bytes], ...],
+    sub: str | None,
+    client_id: str | None,
+    iss: str | None,
+    rule: str | None,
+) -> CheckResponse:
     """Identity headers overwrite any client copy; those not set are removed instead."""
     headers: list[HeaderValueOption] = []
     remove: list[str] = []
-    for name, value in decision.headers:
+    for name, value in identity_headers:
         if name == ENVOY_REMOVE_HEADER:
             remove += value.decode("latin-1").split(",")
         else:
             headers.append(_header(name, value))
-    identity, rule = decision.identity, decision.rule
-    found = {
-        "sub": identity.subject if identity else None,
-        "client_id": identity.client_id if identity else None,
-        "iss": identity.issuer if identity else None,
-        "rule": rule.name if rule else None,
-    }
+    found = {"sub": sub, "client_id": client_id, "iss": iss, "rule": rule}
     metadata = Struct()
     metadata.update({key: value for key, value in found.items() if value is not None})
     return CheckResponse(
