@@ -339,8 +339,9 @@ def envoy_validate(path: Path) -> subprocess.CompletedProcess[str]:
     return run(need("envoy"), "--mode", "validate", "-c", str(path), "--disable-hot-restart")
 
 
-def test_envoy_config_validates() -> None:
-    result = envoy_validate(REPO / "envoy/envoy.yaml")
+@pytest.mark.parametrize("shipped", ["envoy/envoy.yaml", "envoy/envoy-grpc.yaml"])
+def test_envoy_config_validates(shipped: str) -> None:
+    result = envoy_validate(REPO / shipped)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
 
@@ -369,6 +370,27 @@ def test_envoy_strips_client_identity_headers_before_asking_authcheck() -> None:
     assert ext_authz["status_on_error"] == {"code": "ServiceUnavailable"}
     assert ext_authz["http_service"]["path_prefix"] == "/verify"
     assert all("exact" in p for p in ext_authz["allowed_headers"]["patterns"])
+
+
+def test_envoy_grpc_asks_over_http2_and_fails_closed() -> None:
+    """Over gRPC no filter strips the client's identity headers: authcheck's answer overwrites
+    and removes them (tests/e2e). Underscored names, which no answer can remove, are refused."""
+    [config] = load_all("envoy/envoy-grpc.yaml")
+    [listener] = config["static_resources"]["listeners"]
+    manager = listener["filter_chains"][0]["filters"][0]["typed_config"]
+    assert (manager["normalize_path"], manager["merge_slashes"]) == (True, True)
+    assert manager["common_http_protocol_options"]["headers_with_underscores_action"] == "REJECT_REQUEST"
+    filters = manager["http_filters"]
+    assert [f["name"].rsplit(".", 1)[-1] for f in filters] == ["ext_authz", "router"]
+    ext_authz = filters[0]["typed_config"]
+    assert ext_authz["transport_api_version"] == "V3"
+    assert ext_authz["failure_mode_allow"] is False
+    assert ext_authz["status_on_error"] == {"code": "ServiceUnavailable"}
+    assert "http_service" not in ext_authz
+    cluster_name = ext_authz["grpc_service"]["envoy_grpc"]["cluster_name"]
+    [cluster] = [c for c in config["static_resources"]["clusters"] if c["name"] == cluster_name]
+    options = cluster["typed_extension_protocol_options"]["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]
+    assert "http2_protocol_options" in options["explicit_http_config"]
 
 
 # --- Traefik -----------------------------------------------------------------------------------
