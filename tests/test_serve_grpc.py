@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,9 +24,14 @@ Start = Callable[..., AuthcheckProcess]
 
 
 def check(port: int, token: str, connection: int) -> int:
-    """One Check over a connection of its own (a separate subchannel pool per call)."""
+    """One Check over a connection of its own (a separate subchannel pool per call), once the
+    worker behind that connection has its keys (a worker that has just started may not yet)."""
     options = [("grpc.use_local_subchannel_pool", 1), ("grpc.primary_user_agent", f"test-{connection}")]
     with grpc.insecure_channel(f"127.0.0.1:{port}", options=options) as channel:
+        deadline = time.monotonic() + 15
+        while health_of(channel) != health_pb2.HealthCheckResponse.SERVING:
+            assert time.monotonic() < deadline, "the worker never had its keys"
+            time.sleep(0.05)
         http = AttributeContext.HttpRequest(
             method="GET", path="/orders/1", headers={"authorization": f"Bearer {token}"}
         )
@@ -33,10 +39,14 @@ def check(port: int, token: str, connection: int) -> int:
         return int(external_auth_pb2_grpc.AuthorizationStub(channel).Check(request, timeout=10).status.code)
 
 
+def health_of(channel: grpc.Channel) -> int:
+    answer = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=10)
+    return int(answer.status)
+
+
 def health(port: int) -> int:
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-        answer = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=10)
-        return int(answer.status)
+        return health_of(channel)
 
 
 def listeners(port: int) -> int:
@@ -56,11 +66,15 @@ def test_http_and_grpc_answer_from_every_worker(
     grpc_port = free_port()
     args = ("--grpc-port", str(grpc_port), "--workers", str(workers))
     service = start_service(service_config(jwks.issuer), extra_args=args)
+    deadline = time.monotonic() + 20  # /readyz answered from one worker; the other may still be starting
+    while listeners(grpc_port) < workers:  # grpc.so_reuseport: each worker binds the port
+        assert time.monotonic() < deadline, f"{listeners(grpc_port)} of {workers} workers listen on the gRPC port"
+        time.sleep(0.05)
+    assert listeners(grpc_port) == workers
     token = mint(keys["ES384"], jwks.issuer)
     assert service.verify(token=token).status_code == 200
     assert health(grpc_port) == health_pb2.HealthCheckResponse.SERVING
     assert all(check(grpc_port, token, n) == 0 for n in range(8))
-    assert listeners(grpc_port) == workers  # grpc.so_reuseport: each worker binds the port
 
 
 def test_grpc_port_from_the_environment(start_service: Start, jwks: JwksServer, keys: dict[str, SigningKey]) -> None:
