@@ -17,7 +17,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pytest
+from envoy.service.auth.v3 import external_auth_pb2_grpc
+from envoy.service.auth.v3.attribute_context_pb2 import AttributeContext
+from envoy.service.auth.v3.external_auth_pb2 import CheckRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from support.jwks_server import JwksServer
 from support.service import AuthcheckProcess
@@ -124,6 +128,30 @@ def test_each_decision_is_one_span_in_the_proxys_trace(
     assert second["trace_id"] != TRACE_ID and second["parent_id"] == ""
     assert (second["authcheck.decision"], second["authcheck.code"]) == ("deny", "auth.route_denied")
     assert second["authcheck.reason"] == "route_denied"
+
+
+def test_grpc_checks_are_traced_with_the_calls_trace_context(
+    receiver: OtlpReceiver,
+    jwks: JwksServer,
+    keys: dict[str, SigningKey],
+    start_service: Callable[..., AuthcheckProcess],
+) -> None:
+    service = start_service(config(jwks.issuer), extra_args=("--tracing", "otlp"), grpc=True)
+    http = AttributeContext.HttpRequest(
+        method="GET", path="/orders/7", headers={"authorization": f"Bearer {mint(keys['ES384'], jwks.issuer)}"}
+    )
+    request = CheckRequest(attributes=AttributeContext(request=AttributeContext.Request(http=http)))
+    with grpc.insecure_channel(f"127.0.0.1:{service.grpc_port}") as channel:
+        metadata = (("traceparent", f"00-{TRACE_ID}-{PARENT_ID}-01"),)
+        answer = external_auth_pb2_grpc.AuthorizationStub(channel).Check(request, metadata=metadata, timeout=10)
+    assert answer.status.code == 0
+    [span] = receiver.wait_for(1)
+    assert (span["trace_id"], span["parent_id"]) == (TRACE_ID, PARENT_ID)
+    assert (span["authcheck.decision"], span["authcheck.rule"], span["url.path"]) == (
+        "allow",
+        "orders-read",
+        "/orders/7",
+    )
 
 
 def test_tracing_is_off_by_default_and_then_opentelemetry_is_not_even_imported() -> None:

@@ -73,7 +73,8 @@ class Authorization(external_auth_pb2_grpc.AuthorizationServicer):  # type: igno
             log.exception("internal_error")
             failed = DecisionFailed()
             decision, answer = Decision(failed.status, denial=failed), _denied(failed, False)
-        service.record(decision, request_ids[0] if request_ids else None, time.perf_counter() - started)
+        traceparent = _traceparent(context) if service.tracer is not None else None
+        service.record(decision, request_ids[0] if request_ids else None, time.perf_counter() - started, traceparent)
         return answer
 
 
@@ -102,6 +103,15 @@ def _headers(http: Any) -> Mapping[str, Sequence[str]]:
         if name in ("authorization", "x-request-id"):
             found.setdefault(name, []).append(header.raw_value.decode("latin-1") or header.value)
     return found
+
+
+def _traceparent(context: Any) -> bytes | None:
+    """The W3C trace context of the call itself: Envoy's tracer puts it in the call's metadata,
+    as it puts it on the /verify request."""
+    for key, value in context.invocation_metadata() or ():
+        if key == "traceparent":
+            return value.encode("latin-1") if isinstance(value, str) else bytes(value)
+    return None
 
 
 def _decide(gate: Gate, http: Any, headers: Mapping[str, Sequence[str]]) -> Decision:
