@@ -385,7 +385,7 @@ INVALID = [
         rule("name: r", "match: {paths: ['/a/{b,c}']}", "allow: anonymous"),
         "rules[0].match.paths[0]",
         6,
-        ["only * and **"],
+        ["only *, **"],
         id="path-braces",
     ),
     pytest.param(

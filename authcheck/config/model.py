@@ -56,9 +56,9 @@ class Access(Enum):
 class Match:
     """An omitted key (None) matches everything."""
 
-    paths: tuple[str, ...] | None = None
+    paths: tuple[str, ...] | None = None  # globs; a `{name}` segment captures that segment
     methods: frozenset[str] | None = None  # upper-case
-    hosts: frozenset[str] | None = None  # lower-case, no port
+    hosts: frozenset[str] | None = None  # lower-case, no port; a `{name}` label captures that label
 
 
 ClaimValue = str | int | float | bool
@@ -81,17 +81,23 @@ class Rule:
     scopes: tuple[str, ...] = ()  # for ALL_SCOPES and ANY_SCOPE
     claims: tuple[ClaimRequirement, ...] = ()
     issuers: frozenset[str] | None = None  # None: every configured issuer
-    audiences: frozenset[str] | None = None  # None: every audience of the token's issuer
+    audiences: frozenset[str] | None = None  # None: every audience of the token's issuer; may use `{name}`
+    clients: frozenset[str] | None = None  # None: every client (client_id, else azp)
+    report_only: bool = False  # evaluated and reported, never deciding
 
     def describe(self) -> str:
         """What the rule requires, in words (for `check` and `explain`)."""
-        if self.access is Access.ANONYMOUS:
-            return "no token needed (anonymous)"
+        described = "no token needed (anonymous)" if self.access is Access.ANONYMOUS else self._token_requirements()
+        return f"report only, would require: {described}" if self.report_only else described
+
+    def _token_requirements(self) -> str:
         parts = ["a valid token"]
         if self.issuers is not None:
             parts.append("from " + " or ".join(sorted(self.issuers)))
         if self.audiences is not None:
             parts.append("for " + " or ".join(sorted(self.audiences)))
+        if self.clients is not None:
+            parts.append("of client " + " or ".join(sorted(self.clients)))
         if self.scopes:
             joiner = " and " if self.access is Access.ALL_SCOPES else " or "
             parts.append("with scope " + joiner.join(self.scopes))

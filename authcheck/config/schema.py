@@ -30,6 +30,7 @@ from authcheck.config.model import (
     Match,
     Rule,
 )
+from authcheck.core.captures import capture_name, references
 from authcheck.core.errors import RequestRejected
 from authcheck.core.identity import BUILT_IN_HEADERS
 from authcheck.core.paths import normalize_path
@@ -335,22 +336,37 @@ def _glob(value: object, at: _At) -> str:
     glob = _text(value, at, '"/orders/**"')
     if not glob.startswith("/"):
         at.fail(f'"{glob}" does not start with /', f'patterns match the path only: write "/{glob}"')
-    if refused := sorted(set(glob) & set("?[]{}\\;")):
-        at.fail(f'"{glob}" uses {" ".join(refused)}: only * and ** are wildcards', "list each path separately")
     segments = glob.split("/")[1:]
+    names = [capture_name(segment) for segment in segments]
+    plain = "/".join(segment for segment, name in zip(segments, names, strict=True) if name is None)
+    if refused := sorted(set(plain) & set("?[]{}\\;")):
+        at.fail(
+            f'"{glob}" uses {" ".join(refused)}: only *, ** and whole-segment {{name}} captures are wildcards',
+            "list each path separately, or capture a whole segment like /orgs/{org}/**",
+        )
     if any("**" in segment and segment != "**" for segment in segments):
         at.fail(f'"{glob}": ** must be a whole segment', "write it like /a/**/b, or use * within a segment")
-    # Requests are matched in normalized form, so a pattern must already be in it.
+    _no_repeated_capture([name for name in names if name], glob, at)
+    # Requests are matched in normalized form, so a pattern must already be in it (a
+    # capture segment stands for one plain segment).
+    probe = "/" + "/".join("c" if name else segment for segment, name in zip(segments, names, strict=True))
     try:
-        normalized = normalize_path(glob)
+        normalized = normalize_path(probe)
     except RequestRejected as exc:
         at.fail(
             f'"{glob}" can never match: {exc.message[:-1].lower()}, and such requests are refused',
             "remove it or write the path as clients send it once normalized",
         )
-    if normalized != glob:
-        at.fail(f'"{glob}" can never match: paths are normalized before matching', f'write "{normalized}"')
+    if normalized != probe:
+        fix = f'write "{normalized}"' if probe == glob else "write it as clients send it, normalized"
+        at.fail(f'"{glob}" can never match: paths are normalized before matching', fix)
     return glob
+
+
+def _no_repeated_capture(names: list[str], pattern: str, at: _At) -> None:
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        at.fail(f'"{pattern}" captures {{{repeated[0]}}} twice', "give each captured segment its own name")
 
 
 def _method(value: object, at: _At) -> str:
@@ -361,12 +377,29 @@ def _method(value: object, at: _At) -> str:
 
 
 def _host(value: object, at: _At) -> str:
-    """Normalized as authcheck.core.original_request normalizes the request's host, or it could never match."""
-    host = _text(value, at, "api.example.com").lower()
+    """Normalized as authcheck.core.original_request normalizes the request's host, or it could never match.
+
+    A `{name}` label captures that label (names keep their case; the rest is lower-cased)."""
+    text = _text(value, at, "api.example.com")
+    labels = text.split(".")
+    names = [capture_name(label) for label in labels]
+    if any(names):
+        _no_repeated_capture([name for name in names if name], text, at)
+        plain = ".".join("c" if name else label for label, name in zip(labels, names, strict=True))
+        _plain_host(plain, at)
+        return ".".join(label if name else label.lower() for label, name in zip(labels, names, strict=True))
+    return _plain_host(text, at)
+
+
+def _plain_host(text: str, at: _At) -> str:
+    host = text.lower()
     if "://" in host or "/" in host:
         at.fail(f'"{host}" is not a bare host name', "drop the scheme and path: write just api.example.com")
     if "*" in host:
-        at.fail(f'"{host}" has a wildcard, but hosts match exactly', "list each host name")
+        at.fail(
+            f'"{host}" has a wildcard, but hosts match exactly',
+            "list each host name, or capture one whole label like {tenant}.example.com",
+        )
     if host.startswith("[") and host.endswith("]"):
         try:
             return f"[{ipaddress.IPv6Address(host[1:-1]).compressed}]"
@@ -481,6 +514,13 @@ _RULE = _Table(
             "remove `audiences` to accept every configured audience",
             frozenset,
         ),
+        "clients": _list_of(
+            _text_like("clients: [partner-portal]"),
+            "clients: [partner-portal, partner-cli]",
+            "list the client ids allowed here, or remove `clients` to allow every client",
+            frozenset,
+        ),
+        "report_only": lambda value, at: _boolean(value, at, "report_only: true"),
     },
     {
         "name": "add `name: ...`: logs and metrics name the rule that decided",
@@ -498,7 +538,7 @@ _CACHE = _Table(
 )
 
 _ACCESS_KEYS = ("allow", "scopes", "any_scopes")
-_TOKEN_KEYS = ("claims", "issuers", "audiences")  # each implies a valid token
+_TOKEN_KEYS = ("claims", "issuers", "audiences", "clients")  # each implies a valid token
 
 
 def _rule(value: object, at: _At) -> Rule:
@@ -520,6 +560,7 @@ def _rule(value: object, at: _At) -> Rule:
         )
         raise _Invalid
     gather.check()
+    _check_captures(value, fields["match"], at)
     key = given[0] if given else "allow"
     access = Access(fields.get("allow", Access.AUTHENTICATED.value)) if key == "allow" else Access(key)
     return Rule(
@@ -530,7 +571,56 @@ def _rule(value: object, at: _At) -> Rule:
         fields.get("claims", ()),
         fields.get("issuers"),
         fields.get("audiences"),
+        fields.get("clients"),
+        fields.get("report_only", False),
     )
+
+
+def defined_captures(match: Match) -> dict[str, list[str]]:
+    """Capture name -> the keys of `match` ("paths[0]", "hosts") whose patterns define it."""
+    defined: dict[str, list[str]] = {}
+    for key, patterns, separator in (("paths", match.paths, "/"), ("hosts", sorted(match.hosts or ()), ".")):
+        for index, pattern in enumerate(patterns or ()):
+            for part in pattern.split(separator):
+                name = capture_name(part)
+                if name is not None:
+                    defined.setdefault(name, []).append(f"{key}[{index}]" if key == "paths" else f"{key}")
+    return defined
+
+
+def _check_captures(value: Any, match: Match, at: _At) -> None:
+    """Every `{name}` a rule uses must be captured whichever of its patterns matched."""
+    paths, hosts = list(match.paths or ()), sorted(match.hosts or ())
+    everywhere = set.intersection(*(set(references(p)) for p in paths)) if paths else set()
+    everywhere |= set.intersection(*(set(references(h)) for h in hosts)) if hosts else set()
+    path_names = {name for p in paths for name in references(p)}
+    for name in sorted(path_names & {name for h in hosts for name in references(h)}):
+        (at / "match").fail(f"{{{name}}} is captured in both paths and hosts", "give the two captures different names")
+    uses: list[tuple[_At, str]] = []
+    for claim, wanted in (value.get("claims") or {}).items():
+        for item in wanted if isinstance(wanted, list) else [wanted]:
+            if isinstance(item, str):
+                uses.append((at / "claims" / str(claim), item))
+    uses += [(at / "audiences" / index, aud) for index, aud in enumerate(value.get("audiences") or [])]
+    gather = _Gather()
+    for use_at, text in uses:
+        for name in references(text):
+            if name in everywhere:
+                continue
+            with gather:
+                some = "only some of its paths or hosts capture it" if name in defined_captures(match) else "it is not"
+                use_at.fail(
+                    f"uses {{{name}}}, but {some} captured in this rule's match",
+                    f"capture it as a whole segment in every path (e.g. /orgs/{{{name}}}/**) or as a host label "
+                    f"(e.g. {{{name}}}.example.com), or write the value without braces",
+                )
+    gather.check()
+
+
+def _boolean(value: object, at: _At, example: str) -> bool:
+    if not isinstance(value, bool):
+        at.fail(f"must be true or false, got {_kind(value)}", f"write it like {example}")
+    return value
 
 
 def _claims(value: object, at: _At) -> tuple[ClaimRequirement, ...]:
@@ -568,7 +658,8 @@ def _cross_check_rules(config: Config, at: _At) -> None:
     audiences = {aud for issuer in config.issuers for aud in issuer.audiences}
     for index, rule in enumerate(config.rules):
         for key, named, known in (("issuers", rule.issuers, issuers), ("audiences", rule.audiences, audiences)):
-            for unknown in sorted((named or frozenset()) - known):
+            # A templated audience ({name}) is whichever the request captures: checked per request.
+            for unknown in sorted(name for name in (named or frozenset()) - known if not references(name)):
                 (at / "rules" / index / key).note(
                     f'"{unknown}" is not configured under issuers',
                     "add it to `issuers:` first, or remove it from this rule",

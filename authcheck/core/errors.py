@@ -7,7 +7,8 @@
     ├── InvalidToken            401  invalid_token (error_description says why)
     │   └── UnknownKeyId        401  kid not in the issuer's key set (the caller may refresh once)
     ├── InsufficientScope       403  auth.insufficient_scope
-    │   └── InsufficientClaims  403  auth.insufficient_claims (a rule's `claims` requirement)
+    │   ├── InsufficientClaims  403  auth.insufficient_claims (a rule's `claims` requirement)
+    │   └── ClientNotAllowed    403  auth.client_not_allowed (the token's client is not in a rule's `clients`)
     ├── RouteDenied             403  auth.route_denied
     ├── RequestRejected         403  auth.request_rejected (ambiguous original request)
     ├── KeysUnavailable         503  auth.keys_unavailable (+ Retry-After): an outage, not the caller's fault
@@ -113,6 +114,18 @@ class InsufficientScope(Denial):
 class InsufficientClaims(InsufficientScope):
     code = "auth.insufficient_claims"
     reason = "insufficient_claims"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, ())
+
+
+class ClientNotAllowed(InsufficientScope):
+    """RFC 6750 has no error for "wrong client"; insufficient_scope ("the request requires
+    higher privileges than provided by the access token") is the one that fits: another
+    token, for an allowed client, would pass."""
+
+    code = "auth.client_not_allowed"
+    reason = "client_not_allowed"
 
     def __init__(self, message: str) -> None:
         super().__init__(message, ())

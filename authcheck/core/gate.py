@@ -6,6 +6,9 @@ that needs I/O, refreshing an issuer's keys for a token whose `kid` is unknown, 
 to the caller: such a decision names the issuer in `refresh_issuer`, and the caller may
 refresh once and decide again (service.decisions does, for the async edges).
 
+Report_only rules (see RuleSet.matching) are judged on the way, with the same caller,
+and only reported in `Decision.report_only`: they never change the answer.
+
 `decide_known` is the same decision taken without an await for the request the service
 sees most: an original request read before (from the same header lines), a plain
 `Bearer <token>` and a token in the verified-token cache. It answers None whenever any
@@ -20,12 +23,21 @@ from typing import NamedTuple
 from authcheck.config.model import Access, Config, Rule
 from authcheck.core.authenticator import Authenticator, token_digest
 from authcheck.core.bearer import extract_bearer
-from authcheck.core.errors import Denial, UnknownKeyId
+from authcheck.core.captures import NO_CAPTURES, Captures
+from authcheck.core.errors import Denial, RouteDenied, UnknownKeyId
 from authcheck.core.identity import Identity, anonymous_headers
 from authcheck.core.original_request import Headers, OriginalRequest, read_original_request
-from authcheck.core.rules import RuleSet, authorize
+from authcheck.core.rules import Matched, RuleSet, authorize
 
 _MEMO_LIMIT = 4096  # original requests remembered by the header lines they were read from
+
+
+class ReportOnly(NamedTuple):
+    """What a report_only rule would have answered: logged and counted, never sent."""
+
+    rule: str
+    status: int
+    code: str  # "ok" for 200
 
 
 class Decision(NamedTuple):
@@ -36,6 +48,8 @@ class Decision(NamedTuple):
     denial: Denial | None = None
     headers: tuple[tuple[bytes, bytes], ...] = ()  # on 200: the identity headers
     refresh_issuer: str | None = None  # a token of this issuer named an unknown kid
+    captures: Captures = NO_CAPTURES  # what the deciding rule's `{name}`s took
+    report_only: tuple[ReportOnly, ...] = ()  # report_only rules matched before the deciding one
 
 
 class Gate:
@@ -44,8 +58,12 @@ class Gate:
         self._rules = RuleSet(config)
         self._authenticator = authenticator
         self._anonymous_headers = anonymous_headers(config.headers)
-        # raw header lines -> (original request, its rule or None), or the request's refusal
-        self._requests: dict[Hashable, tuple[OriginalRequest, Rule | None] | Denial] = {}
+        # raw header lines -> (original request, what it matched), or the request's refusal
+        self._requests: dict[Hashable, tuple[OriginalRequest, Matched] | Denial] = {}
+
+    @property
+    def authenticator(self) -> Authenticator:
+        return self._authenticator
 
     def decide(
         self,
@@ -65,14 +83,14 @@ class Gate:
             except Denial as denial:
                 known = denial.with_traceback(None)
             else:
-                known = request, self._rules.rule_for(request)
+                known = request, self._rules.matching(request)
             if raw_headers is not None:
                 if len(self._requests) >= _MEMO_LIMIT:
                     self._requests.clear()
                 self._requests[raw_headers] = known
         if isinstance(known, Denial):
             return Decision(known.status, denial=known)
-        return self.decide_for(known[0], headers.get("authorization", ()))
+        return self._decide_matched(known[0], known[1], headers.get("authorization", ()))
 
     def decide_known(self, raw_headers: Hashable, authorization: bytes | None) -> Decision | None:
         """`decide`, when it needs no await: see the module docstring. `authorization` is
@@ -80,7 +98,8 @@ class Gate:
         known = self._requests.get(raw_headers)
         if known is None or authorization is None or isinstance(known, Denial):
             return None
-        request, rule = known
+        request, matched = known
+        rule = matched.rule
         if rule is None or rule.access is Access.ANONYMOUS:
             return None
         if not authorization.startswith(b"Bearer "):
@@ -90,37 +109,83 @@ class Gate:
             # A hit means the rest of the header is a token extract_bearer once returned: no
             # space, comma or tab, not too long. So extract_bearer reads this header as it.
             identity = self._authenticator.recall_verified(token_digest(authorization[7:]))
-            if identity is None:
-                return None
-            authorize(rule, identity)
-            return Decision(200, request, rule, identity, None, identity.headers)
+        except Denial:
+            return None  # the full road answers it, with its report_only rules
+        if identity is None:
+            return None
+        reports = tuple(_report(shadow, captures, identity) for shadow, captures in matched.report_only)
+        try:
+            authorize(rule, identity, matched.captures)
+            return Decision(200, request, rule, identity, None, identity.headers, None, matched.captures, reports)
         except Denial as denial:
-            return Decision(denial.status, request, rule, identity, denial)
+            return Decision(denial.status, request, rule, identity, denial, (), None, matched.captures, reports)
 
     def decide_for(self, request: OriginalRequest, authorization: Sequence[str]) -> Decision:
         """The decision for an original request already read from the proxy's headers."""
-        rule = identity = None
-        try:
-            rule = self._rules.match(request)
-            if rule.access is Access.ANONYMOUS:
-                return self._anonymous(request, rule, authorization)
-            identity = self._authenticator.authenticate(extract_bearer(authorization))
-            authorize(rule, identity)
-            return Decision(200, request, rule, identity, None, identity.headers)
-        except UnknownKeyId as unknown:
-            return Decision(unknown.status, request, rule, None, unknown, refresh_issuer=unknown.issuer)
-        except Denial as denial:
-            return Decision(denial.status, request, rule, identity, denial)
+        return self._decide_matched(request, self._rules.matching(request), authorization)
 
-    def _anonymous(self, request: OriginalRequest, rule: Rule, authorization: Sequence[str]) -> Decision:
+    def _decide_matched(self, request: OriginalRequest, matched: Matched, authorization: Sequence[str]) -> Decision:
+        caller = _Caller(self._authenticator, authorization)
+        reports = tuple(_report(shadow, captures, caller) for shadow, captures in matched.report_only)
+        rule, captures = matched.rule, matched.captures
+        identity = None
+        try:
+            if rule is None:
+                raise RouteDenied("No rule allows this request.")
+            if rule.access is Access.ANONYMOUS:
+                return self._anonymous(request, rule, caller, captures, reports)
+            identity = caller.identity()
+            authorize(rule, identity, captures)
+            return Decision(200, request, rule, identity, None, identity.headers, None, captures, reports)
+        except UnknownKeyId as unknown:
+            return Decision(unknown.status, request, rule, None, unknown, (), unknown.issuer, captures, reports)
+        except Denial as denial:
+            return Decision(denial.status, request, rule, identity, denial, (), None, captures, reports)
+
+    def _anonymous(
+        self, request: OriginalRequest, rule: Rule, caller: _Caller, captures: Captures, reports: tuple[ReportOnly, ...]
+    ) -> Decision:
         """On an anonymous rule a valid token still names the caller; anything else is ignored."""
         identity = refresh_issuer = None
-        if authorization:
+        if caller.authorization:
             try:
-                identity = self._authenticator.authenticate(extract_bearer(authorization))
+                identity = caller.identity()
             except UnknownKeyId as unknown:
                 refresh_issuer = unknown.issuer
             except Denial:
                 pass
         allowed_headers = identity.headers if identity else self._anonymous_headers
-        return Decision(200, request, rule, identity, None, allowed_headers, refresh_issuer)
+        return Decision(200, request, rule, identity, None, allowed_headers, refresh_issuer, captures, reports)
+
+
+class _Caller:
+    """The request's bearer token, authenticated at most once however many rules ask."""
+
+    def __init__(self, authenticator: Authenticator, authorization: Sequence[str]) -> None:
+        self.authorization = authorization
+        self._authenticator = authenticator
+        self._outcome: Identity | Denial | None = None
+
+    def identity(self) -> Identity:
+        """The caller's identity; raises the same Denial each time it is asked (one request's
+        few raises: its traceback does not outlive the request)."""
+        if self._outcome is None:
+            try:
+                self._outcome = self._authenticator.authenticate(extract_bearer(self.authorization))
+            except Denial as denial:
+                self._outcome = denial.with_traceback(None)
+        if isinstance(self._outcome, Denial):
+            raise self._outcome
+        return self._outcome
+
+
+def _report(rule: Rule, captures: Captures, caller: _Caller | Identity) -> ReportOnly:
+    """What a report_only rule would have answered. It asks for the token as an answering
+    rule would, but an unknown kid only reports 401: a refresh is for answers that count."""
+    if rule.access is Access.ANONYMOUS:
+        return ReportOnly(rule.name, 200, "ok")
+    try:
+        authorize(rule, caller if isinstance(caller, Identity) else caller.identity(), captures)
+    except Denial as denial:
+        return ReportOnly(rule.name, denial.status, denial.code)
+    return ReportOnly(rule.name, 200, "ok")
