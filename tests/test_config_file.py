@@ -378,7 +378,7 @@ INVALID = [
         rule("name: r", "match: {paths: [/a, '/b/x?']}", "allow: anonymous"),
         "rules[0].match.paths[1]",
         6,
-        ["only * and ** are wildcards"],
+        ["only *, ** and whole-segment {name} captures are wildcards"],
         id="path-question-mark",
     ),
     pytest.param(

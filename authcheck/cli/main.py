@@ -1,9 +1,10 @@
-"""The `authcheck` command: serve, check, explain, dev."""
+"""The `authcheck` command: serve, check, explain, test, schema, dev."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import socket
 import sys
@@ -17,7 +18,10 @@ from starlette.applications import Starlette
 
 from authcheck.cli.dev import DevIssuer, banner
 from authcheck.cli.explain import explain
+from authcheck.cli.policy_test import report, run_cases
+from authcheck.config.cases import load_cases
 from authcheck.config.file import ConfigError, load_config
+from authcheck.config.json_schema import config_json_schema
 from authcheck.config.lint import config_warnings, summarize
 from authcheck.service import tracing
 from authcheck.service.app import create_app
@@ -84,6 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--host")
     exp.add_argument("--token")
 
+    test = commands.add_parser("test", help="run golden decision cases against a config, offline")
+    test.add_argument("--config", default=os.environ.get("AUTHCHECK_CONFIG"))
+    test.add_argument("cases", metavar="CASES", help="the cases file (YAML)")
+
+    commands.add_parser("schema", help="print the config file's JSON Schema")
+
     dev = commands.add_parser("dev", help="zero-setup demo with a development issuer")
     dev.add_argument("--port", type=int, default=8080)
     return parser
@@ -94,6 +104,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "dev":
             return _dev(args.port)
+        if args.command == "schema":
+            print(json.dumps(config_json_schema(), indent=2))
+            return 0
         if not args.config:
             raise _Fatal("--config FILE (or AUTHCHECK_CONFIG) is required")
         config = load_config(args.config)
@@ -104,6 +117,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "explain":
             return asyncio.run(explain(config, args.method, args.uri, args.host, args.token))
+        if args.command == "test":
+            return report(run_cases(config, load_cases(args.cases)))
         return _serve(args)
     except ConfigError as exc:
         # `check` lists every problem; the other commands say one line and point to `check`.

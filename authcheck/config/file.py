@@ -44,6 +44,17 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     return _verdict(source, config, early + problems)
 
 
+def read_document(path: str | os.PathLike[str]) -> tuple[object, LineOf]:
+    """A YAML (or `.toml`) file's data and its key-path-to-line map, for files beside the config
+    (`authcheck test`'s cases); raises ConfigError when it cannot be read or parsed."""
+    source = os.fspath(path)
+    parse = _parse_toml if Path(source).suffix.lower() == ".toml" else _parse_yaml
+    data, line_of, early = parse(_read_text(source), source)
+    if early:
+        raise ConfigError(source, early)
+    return data, line_of
+
+
 def parse_config(data: object, source: str = "<memory>", *, line_of: LineOf | None = None) -> Config:
     """Validate already-parsed data; `line_of` maps a key path to its line, when known."""
     return _verdict(source, *check_config(data, source, line_of or _no_line))

@@ -123,6 +123,20 @@ class _Gather:
 
 Check = Callable[[object, _At], Any]
 
+# Each check's JSON Schema fragment (`authcheck schema` is built from the same tables).
+_JSON_SCHEMA: dict[Check, dict[str, Any]] = {}
+_NON_BLANK: dict[str, Any] = {"type": "string", "pattern": "\\S"}
+
+
+def _described(check: Check, fragment: dict[str, Any]) -> Check:
+    _JSON_SCHEMA[check] = fragment
+    return check
+
+
+def json_fragment(check: Check) -> dict[str, Any]:
+    """The JSON Schema of what `check` accepts (a KeyError names a check without one)."""
+    return _JSON_SCHEMA[check]
+
 
 def render_path(path: KeyPath) -> str:
     text = ""
@@ -203,7 +217,7 @@ def _list_of(item: Check, example: str, if_empty: str | None, into: Callable[[li
         gather.check()
         return into(items)
 
-    return check
+    return _described(check, {"type": "array", "items": json_fragment(item), **({"minItems": 1} if if_empty else {})})
 
 
 def _note_duplicates(items: list[Any], key: str, at: _At, fix: str) -> None:
@@ -227,7 +241,7 @@ def _text(value: object, at: _At, example: str) -> str:
 
 
 def _text_like(example: str) -> Check:
-    return lambda value, at: _text(value, at, example)
+    return _described(lambda value, at: _text(value, at, example), _NON_BLANK)
 
 
 def _whole(low: int, high: int, unit: str) -> Check:
@@ -238,7 +252,7 @@ def _whole(low: int, high: int, unit: str) -> Check:
             at.fail(f"is {value}, out of range", f"use a number of {unit} from {low} to {high}")
         return value
 
-    return check
+    return _described(check, {"type": "integer", "minimum": low, "maximum": high})
 
 
 def _choice(options: Sequence[str], refused: Mapping[str, tuple[str, str]] | None = None) -> Check:
@@ -256,7 +270,7 @@ def _choice(options: Sequence[str], refused: Mapping[str, tuple[str, str]] | Non
             f'did you mean "{close[0]}"?' if close else f"use one of {', '.join(options)}",
         )
 
-    return check
+    return _described(check, {"enum": list(options)})
 
 
 def _url(value: object, at: _At, example: str) -> str:
@@ -441,6 +455,30 @@ def _header_name(name: str, at: _At, taken: dict[str, str]) -> str:
     return name
 
 
+_URL_SCHEMA: dict[str, Any] = {"type": "string", "pattern": r"^https?://[^\s/?#@]+[^\s]*$"}
+_described(_issuer_url, {"type": "string", "pattern": r"^https?://[^\s/?#@]+[^\s?#]*$"})
+_described(_audiences, {"anyOf": [_NON_BLANK, {"type": "array", "items": _NON_BLANK, "minItems": 1}]})
+_described(_algorithm, {"enum": list(ASYMMETRIC_ALGORITHMS)})
+_described(_scope, {"type": "string", "pattern": "^[\x21\x23-\x5b\x5d-\x7e]+$"})
+_described(_glob, {"type": "string", "pattern": "^/"})
+_described(_method, {"type": "string", "pattern": "^[!#$%&'*+\\-.^_`|~0-9A-Za-z]+$"})
+_described(_host, _NON_BLANK)
+_described(
+    _headers,
+    {
+        "type": "object",
+        "propertyNames": {"pattern": "^[Xx]-[!#$%&'*+\\-.^_`|~0-9A-Za-z]+$"},
+        "additionalProperties": _NON_BLANK,
+    },
+)
+_CLAIM_VALUE: dict[str, Any] = {"type": ["string", "number", "boolean"]}
+_CLAIMS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "minProperties": 1,
+    "additionalProperties": {"anyOf": [_CLAIM_VALUE, {"type": "array", "items": _CLAIM_VALUE, "minItems": 1}]},
+}
+
+
 # ---------------------------------------------------------------------------- the schema
 
 
@@ -455,7 +493,12 @@ class _Table:
 
 
 def _section(table: _Table, build: Callable[..., Any]) -> Check:
-    return lambda value, at: build(**_fields(value, at, table))
+    return _described(lambda value, at: build(**_fields(value, at, table)), {"$ref": f"#/$defs/{table_id(table)}"})
+
+
+def table_id(table: _Table) -> str:
+    """ "an issuer" -> "issuer", "the top level" -> "top-level": the name in `$defs`."""
+    return re.sub(r"^(an?|the) ", "", table.name).replace(" ", "-")
 
 
 _ISSUER = _Table(
@@ -464,7 +507,9 @@ _ISSUER = _Table(
     {
         "issuer": _issuer_url,
         "audiences": _audiences,
-        "jwks_uri": lambda value, at: _url(value, at, "jwks_uri: https://tenant.logto.app/oidc/jwks"),
+        "jwks_uri": _described(
+            lambda value, at: _url(value, at, "jwks_uri: https://tenant.logto.app/oidc/jwks"), _URL_SCHEMA
+        ),
         "algorithms": _list_of(
             _algorithm,
             "algorithms: [ES384]",
@@ -501,7 +546,7 @@ _RULE = _Table(
         "allow": _choice([Access.ANONYMOUS.value, Access.AUTHENTICATED.value]),
         "scopes": _list_of(_scope, "scopes: [read:orders]", "list at least one scope, or use allow: authenticated"),
         "any_scopes": _list_of(_scope, "any_scopes: [admin]", "list at least one scope, or use allow: authenticated"),
-        "claims": lambda value, at: _claims(value, at),
+        "claims": _described(lambda value, at: _claims(value, at), _CLAIMS_SCHEMA),
         "issuers": _list_of(
             _issuer_url,
             "issuers: [https://tenant.logto.app/oidc]",
@@ -520,7 +565,7 @@ _RULE = _Table(
             "list the client ids allowed here, or remove `clients` to allow every client",
             frozenset,
         ),
-        "report_only": lambda value, at: _boolean(value, at, "report_only: true"),
+        "report_only": _described(lambda value, at: _boolean(value, at, "report_only: true"), {"type": "boolean"}),
     },
     {
         "name": "add `name: ...`: logs and metrics name the rule that decided",
@@ -666,23 +711,31 @@ def _cross_check_rules(config: Config, at: _At) -> None:
                 )
 
 
+_described(_rule, {"$ref": f"#/$defs/{table_id(_RULE)}"})
+_ISSUER_LIST = _list_of(
+    _section(_ISSUER, IssuerConfig),
+    "issuers: [{issuer: https://..., audiences: [...]}]",
+    "add an issuer: `- issuer: https://...` with its `audiences`",
+)
+_RULE_LIST = _list_of(_rule, "rules: [{name: ..., match: {...}, allow: ...}]", None)
+
+
 def _issuers(value: object, at: _At) -> tuple[IssuerConfig, ...]:
-    check = _list_of(
-        _section(_ISSUER, IssuerConfig),
-        "issuers: [{issuer: https://..., audiences: [...]}]",
-        "add an issuer: `- issuer: https://...` with its `audiences`",
-    )
     if isinstance(value, list):
         _note_duplicates(value, "issuer", at, "merge the two entries, with all the audiences in one")
-    issuers: tuple[IssuerConfig, ...] = check(value, at)
+    issuers: tuple[IssuerConfig, ...] = _ISSUER_LIST(value, at)
     return issuers
 
 
 def _rules(value: object, at: _At) -> tuple[Rule, ...]:
     if isinstance(value, list):
         _note_duplicates(value, "name", at, "give every rule its own name: logs and metrics report it")
-    rules: tuple[Rule, ...] = _list_of(_rule, "rules: [{name: ..., match: {...}, allow: ...}]", None)(value, at)
+    rules: tuple[Rule, ...] = _RULE_LIST(value, at)
     return rules
+
+
+_described(_issuers, json_fragment(_ISSUER_LIST))
+_described(_rules, json_fragment(_RULE_LIST))
 
 
 _TOP = _Table(
@@ -707,6 +760,10 @@ _TOP = _Table(
     },
     {"issuers": "add `issuers:` with at least one `- issuer: https://...` and its `audiences`"},
 )
+
+# Every kind of mapping, for `authcheck schema`.
+TABLES = (_TOP, _ISSUER, _RULE, _MATCH, _CACHE)
+ACCESS_KEYS, TOKEN_KEYS = _ACCESS_KEYS, _TOKEN_KEYS
 
 # Where a key belongs, for a key written at the wrong indentation.
 _HOME = {key: table.name for table in (_CACHE, _MATCH, _RULE, _ISSUER, _TOP) for key in table.checks}

@@ -19,7 +19,7 @@ from authcheck.config.model import Config
 from authcheck.core.answers import allow_answer, denial_answer
 from authcheck.core.authenticator import Authenticator
 from authcheck.core.errors import DecisionFailed, Denial
-from authcheck.core.gate import Decision, Gate
+from authcheck.core.gate import Decision, Gate, ReportOnly
 from authcheck.service.decisions import decide_with_refresh
 from authcheck.service.key_store import KeyStore
 from authcheck.service.metrics import Metrics
@@ -73,6 +73,8 @@ class Service:
         """Count the decision, trace it and write its log line: the same for /verify and gRPC."""
         code = decision.denial.code if decision.denial else "ok"
         self.metrics.observe(decision.status, code, seconds)
+        for report in decision.report_only:
+            self.metrics.observe_report_only(report.rule, report.status)
         if self.tracer is not None:
             ended = time.time_ns()
             self.tracer.record(decision, traceparent, ended - int(seconds * 1e9), ended)
@@ -80,6 +82,8 @@ class Service:
         if mode == "off" or (mode == "denials" and decision.denial is None):
             return
         request, identity = decision.request, decision.identity
+        # The first report_only rule met (the metric counts each): absent when none matched.
+        reported = _report_only_fields(decision.report_only[0]) if decision.report_only else {}
         log.info(
             "decision",
             decision="allow" if decision.denial is None else "deny",
@@ -95,7 +99,12 @@ class Service:
             iss=identity.issuer if identity else None,
             latency_ms=round(seconds * 1000, 3),
             request_id=request_id,
+            **reported,
         )
+
+
+def _report_only_fields(report: ReportOnly) -> dict[str, object]:
+    return {"report_only_rule": report.rule, "report_only_status": report.status, "report_only_code": report.code}
 
 
 def _log_dropped_header(header: str, why: str) -> None:

@@ -15,6 +15,15 @@ class Metrics:
         self.decisions: dict[tuple[int, str], int] = {}
         self._bucket_counts = [0] * (len(LATENCY_BUCKETS) + 1)
         self._latency_sum = 0.0
+        self.report_only: dict[tuple[str, int], int] = {}  # (rule, status): what it would have answered
+        self.config_reloads: dict[str, int] = {}  # "success" | "failure"
+
+    def observe_report_only(self, rule: str, status: int) -> None:
+        key = (rule, status)
+        self.report_only[key] = self.report_only.get(key, 0) + 1
+
+    def observe_reload(self, result: str) -> None:
+        self.config_reloads[result] = self.config_reloads.get(result, 0) + 1
 
     def observe(self, status: int, code: str, seconds: float) -> None:
         key = (status, code)
@@ -30,6 +39,18 @@ class Metrics:
         for (status, code), count in sorted(self.decisions.items()):
             lines.append(f'authcheck_decisions_total{{status="{status}",code="{code}"}} {count}')
         lines += _histogram(self._bucket_counts, self._latency_sum)
+        lines += [
+            "# HELP authcheck_report_only_total What report_only rules would have answered, by rule and status.",
+            "# TYPE authcheck_report_only_total counter",
+        ]
+        for (rule, status), count in sorted(self.report_only.items()):
+            lines.append(f'authcheck_report_only_total{{rule="{_escape(rule)}",status="{status}"}} {count}')
+        lines += [
+            "# HELP authcheck_config_reloads_total Config reloads (SIGHUP) by result.",
+            "# TYPE authcheck_config_reloads_total counter",
+        ]
+        for result, count in sorted(self.config_reloads.items()):
+            lines.append(f'authcheck_config_reloads_total{{result="{result}"}} {count}')
         lines += [
             "# HELP authcheck_jwks_fetches_total Discovery and JWKS fetches by result.",
             "# TYPE authcheck_jwks_fetches_total counter",
