@@ -740,7 +740,7 @@ def test_rule_after_a_catch_all_is_warned(catch_all: Match) -> None:
     [
         Match(paths=("/**",), methods=frozenset({"GET"})),
         Match(paths=("/**",), hosts=frozenset({"a.example"})),
-        Match(paths=("/x/**",)),
+        Match(paths=("/x/a/**",)),
     ],
     ids=["methods", "hosts", "narrower-path"],
 )

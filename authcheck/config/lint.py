@@ -6,18 +6,17 @@ import ipaddress
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
-from authcheck.config.model import (
-    Config,
-    Match,
-    Rule,
-)
+from authcheck.config.containment import hosts_contained, paths_contained
+from authcheck.config.model import Config, Match, Rule
+from authcheck.config.schema import defined_captures
+from authcheck.core.captures import references
 
 # ---------------------------------------------------------------------------- lint and summary
 
 
 def config_warnings(config: Config) -> list[str]:
     """What is valid but probably not meant; the service still starts."""
-    return [*_plain_http(config), *_shadowed_rules(config), *_default_notes(config)]
+    return [*_plain_http(config), *_shadowed_rules(config), *_unused_captures(config), *_default_notes(config)]
 
 
 def _plain_http(config: Config) -> Iterator[str]:
@@ -39,19 +38,40 @@ def _loopback(host: str) -> bool:
 
 
 def _shadowed_rules(config: Config) -> Iterator[str]:
-    catch_all: tuple[int, Rule] | None = None
+    """A rule every request of which an earlier answering rule takes first can never match."""
     for index, rule in enumerate(config.rules):
-        if catch_all:
-            yield (
-                f"rules[{index}] ({rule.name}): never matches, because rules[{catch_all[0]}] "
-                f"({catch_all[1].name}) before it matches every request; move it above that rule"
-            )
-        elif _matches_everything(rule.match):
-            catch_all = (index, rule)
+        for earlier_index, earlier in enumerate(config.rules[:index]):
+            if not earlier.report_only and covers(earlier.match, rule.match):
+                yield (
+                    f"rules[{index}] ({rule.name}): never matches, because rules[{earlier_index}] "
+                    f"({earlier.name}) before it matches every request it matches; "
+                    "move it above that rule, or remove it"
+                )
+                break
 
 
-def _matches_everything(match: Match) -> bool:
-    return match.methods is None and match.hosts is None and (match.paths is None or "/**" in match.paths)
+def covers(first: Match, then: Match) -> bool:
+    """Every request `then` matches, `first` matches too (exact for these glob languages)."""
+    methods_covered = first.methods is None or (then.methods is not None and then.methods <= first.methods)
+    return methods_covered and hosts_contained(then.hosts, first.hosts) and paths_contained(then.paths, first.paths)
+
+
+def _unused_captures(config: Config) -> Iterator[str]:
+    for index, rule in enumerate(config.rules):
+        used = {name for text in _templates(rule) for name in references(text)}
+        for name, where in defined_captures(rule.match).items():
+            if name not in used:
+                yield (
+                    f"rules[{index}] ({rule.name}): match.{where[0]} captures {{{name}}} but the rule never "
+                    f'uses it; use it in claims or audiences (e.g. claims: {{organization_id: "{{{name}}}"}}), '
+                    "or write * for a segment that may be anything"
+                )
+
+
+def _templates(rule: Rule) -> Iterator[str]:
+    yield from rule.audiences or ()
+    for requirement in rule.claims:
+        yield from (value for value in requirement.values if isinstance(value, str))
 
 
 def _default_notes(config: Config) -> Iterator[str]:
