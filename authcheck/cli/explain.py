@@ -33,6 +33,10 @@ async def explain(config: Config, method: str, uri: str, host: str | None, token
         print(f"rule:    none matches; default is {config.default}")
     else:
         print(f"rule:    {decision.rule.name}: {decision.rule.describe()}")
+    if decision.captures:
+        print("captures: " + ", ".join(f"{{{name}}}={value}" for name, value in decision.captures.items()))
+    for report in decision.report_only:
+        print(f"report-only: {report.rule} would answer {report.status} {report.code}")
     if decision.identity is not None:
         scopes = " ".join(sorted(decision.identity.scopes)) or "(none)"
         print(f"token:   sub={decision.identity.subject} iss={decision.identity.issuer} scopes={scopes}")

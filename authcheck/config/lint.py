@@ -60,12 +60,14 @@ def _unused_captures(config: Config) -> Iterator[str]:
     for index, rule in enumerate(config.rules):
         used = {name for text in _templates(rule) for name in references(text)}
         for name, where in defined_captures(rule.match).items():
-            if name not in used:
-                yield (
-                    f"rules[{index}] ({rule.name}): match.{where[0]} captures {{{name}}} but the rule never "
-                    f'uses it; use it in claims or audiences (e.g. claims: {{organization_id: "{{{name}}}"}}), '
-                    "or write * for a segment that may be anything"
-                )
+            if name in used or name.startswith("_"):
+                continue
+            wildcard = "write * there" if where[0].startswith("paths") else f"name it {{_{name}}}: any label will do"
+            yield (
+                f"rules[{index}] ({rule.name}): match.{where[0]} captures {{{name}}} but the rule never "
+                f'uses it; use it in claims or audiences (e.g. claims: {{organization_id: "{{{name}}}"}}), '
+                f"or {wildcard}"
+            )
 
 
 def _templates(rule: Rule) -> Iterator[str]:
