@@ -459,7 +459,7 @@ _URL_SCHEMA: dict[str, Any] = {"type": "string", "pattern": r"^https?://[^\s/?#@
 _described(_issuer_url, {"type": "string", "pattern": r"^https?://[^\s/?#@]+[^\s?#]*$"})
 _described(_audiences, {"anyOf": [_NON_BLANK, {"type": "array", "items": _NON_BLANK, "minItems": 1}]})
 _described(_algorithm, {"enum": list(ASYMMETRIC_ALGORITHMS)})
-_described(_scope, {"type": "string", "pattern": "^[\x21\x23-\x5b\x5d-\x7e]+$"})
+_described(_scope, {"type": "string", "pattern": r"^[\x21\x23-\x5b\x5d-\x7e]+$"})
 _described(_glob, {"type": "string", "pattern": "^/"})
 _described(_method, {"type": "string", "pattern": "^[!#$%&'*+\\-.^_`|~0-9A-Za-z]+$"})
 _described(_host, _NON_BLANK)
