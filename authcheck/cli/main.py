@@ -23,7 +23,7 @@ from authcheck.config.cases import load_cases
 from authcheck.config.file import ConfigError, load_config
 from authcheck.config.json_schema import config_json_schema
 from authcheck.config.lint import config_warnings, summarize
-from authcheck.service import tracing
+from authcheck.service import server, tracing
 from authcheck.service.app import create_app
 from authcheck.service.logs import configure_logging
 
@@ -192,14 +192,7 @@ def _serve(args: argparse.Namespace) -> int:
     os.environ.pop("AUTHCHECK_GRPC_PORT", None)
     if args.grpc_port is not None:
         os.environ["AUTHCHECK_GRPC_PORT"] = str(args.grpc_port)
-    uvicorn.run(
-        "authcheck.service.server:app_from_environment",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        **SERVER_OPTIONS,
-    )
+    server.run(args.host, args.port, args.workers, SERVER_OPTIONS)
     return 0
 
 

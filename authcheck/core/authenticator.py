@@ -152,6 +152,19 @@ class Authenticator:
         self.verified.put(digest, _Verified(expires_at, source, identity, self._shared))
         return identity
 
+    def inherit(self, previous: Authenticator) -> int:
+        """Take over `previous`'s verified tokens whose issuer keys this one still uses (a config
+        reload keeps the IssuerKeys of every issuer whose settings did not change); returns how
+        many. Identities are built from the `headers` mapping and the claims rules read, so when
+        those changed nothing is kept."""
+        if (previous._claim_headers, previous._claim_paths) != (self._claim_headers, self._claim_paths):
+            return 0
+        kept_sources = set(self._issuers.values())
+        kept = [(digest, entry) for digest, entry in previous.verified.items() if entry.source[0] in kept_sources]
+        for digest, entry in kept:
+            self.verified.put(digest, entry)
+        return len(kept)
+
     def forget_all(self) -> None:
         self.verified.clear()
         self.refused.clear()

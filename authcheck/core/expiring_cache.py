@@ -34,6 +34,10 @@ class LRU(Generic[K, V]):
     def discard(self, key: K) -> None:
         self._entries.pop(key, None)
 
+    def items(self) -> list[tuple[K, V]]:
+        """Every entry, least recently used first (putting them in this order keeps the order)."""
+        return list(self._entries.items())
+
     def clear(self) -> None:
         self._entries.clear()
 

@@ -23,6 +23,7 @@ from authcheck.core.gate import Decision, Gate, ReportOnly
 from authcheck.service.decisions import decide_with_refresh
 from authcheck.service.key_store import KeyStore
 from authcheck.service.metrics import Metrics
+from authcheck.service.reload import reload_on_sighup
 from authcheck.service.tracing import Tracer
 
 DecisionLog = Literal["all", "denials", "off"]
@@ -102,6 +103,18 @@ class Service:
             **reported,
         )
 
+    def apply(self, config: Config) -> int:
+        """Switch to a reloaded config in one step: the next request is decided wholly by it
+        (a request reads `gate` once). Issuers whose settings did not change keep their keys
+        and verified tokens; returns how many tokens stayed verified."""
+        issuers = self.key_store.replace(config.issuers)
+        authenticator = Authenticator(config, issuers, _log_dropped_header)
+        kept = authenticator.inherit(self.authenticator)
+        gate = Gate(config, authenticator)
+        self.key_store.install(issuers)
+        self.config, self.authenticator, self.gate = config, authenticator, gate
+        return kept
+
 
 def _report_only_fields(report: ReportOnly) -> dict[str, object]:
     return {"report_only_rule": report.rule, "report_only_status": report.status, "report_only_code": report.code}
@@ -118,10 +131,12 @@ def create_app(
     extra_routes: Sequence[BaseRoute] = (),
     tracer: Tracer | None = None,
     grpc_address: tuple[str, int] | None = None,
+    config_path: str | None = None,
 ) -> ASGIApp:
     """`extra_routes` is how `authcheck dev` serves its development issuer on the same port.
     With `grpc_address` (host, port) the lifespan also serves Envoy's gRPC ext_authz API on
-    this event loop, over this worker's Service (needs the `grpc` extra)."""
+    this event loop, over this worker's Service (needs the `grpc` extra). With `config_path`,
+    SIGHUP reloads the config from it (see service.reload)."""
     service = Service(config, transport, decision_log, tracer)
 
     @contextlib.asynccontextmanager
@@ -134,6 +149,7 @@ def create_app(
                 from authcheck.service.grpc_server import serving_grpc  # the optional extra
 
                 await stack.enter_async_context(serving_grpc(service, *grpc_address))
+            stack.enter_context(reload_on_sighup(service, config_path))
             yield
         await service.key_store.close()
         if tracer is not None:

@@ -19,8 +19,11 @@ async def decide_with_refresh(decide: Callable[[], Decision], key_store: KeyStor
     decision = decide()
     if decision.refresh_issuer is None:
         return decision
+    keys = key_store.issuers.get(decision.refresh_issuer)
+    if keys is None:
+        return decision  # a reload removed the issuer since the gate looked: nothing to refresh
     try:
-        refreshed = await key_store.issuers[decision.refresh_issuer].refresh_for_unknown_kid()
+        refreshed = await keys.refresh_for_unknown_kid()
     except KeysUnavailable as unavailable:
         if decision.denial is None:
             return decision  # an anonymous rule answers without the token's identity

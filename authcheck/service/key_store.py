@@ -213,15 +213,39 @@ class KeyStore:
         self.stats = FetchStats()
         self._client = httpx.AsyncClient(transport=transport, follow_redirects=False)
         self.issuers = {c.issuer: IssuerKeys(c, self._client, self.stats) for c in issuers}
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._started = False
 
     def start(self) -> None:
-        self._tasks = [asyncio.create_task(keys.run_schedule()) for keys in self.issuers.values()]
+        self._started = True
+        for issuer, keys in self.issuers.items():
+            self._tasks[issuer] = asyncio.create_task(keys.run_schedule())
+
+    def replace(self, issuers: tuple[IssuerConfig, ...]) -> dict[str, IssuerKeys]:
+        """The key sets for a reloaded config: an issuer whose settings did not change keeps its
+        IssuerKeys (keys, schedule, and the verified tokens that point at it); the others start
+        afresh. Returns the new mapping without installing it: `install` does, with the rest
+        of the new config, in one step."""
+        current = {keys.config: keys for keys in self.issuers.values()}
+        return {c.issuer: current.get(c) or IssuerKeys(c, self._client, self.stats) for c in issuers}
+
+    def install(self, issuers: dict[str, IssuerKeys]) -> None:
+        """Serve `issuers` from now on: schedules start for new ones, stop for those left out."""
+        kept = {id(keys) for keys in issuers.values()}
+        for issuer, keys in self.issuers.items():
+            if id(keys) not in kept and (task := self._tasks.pop(issuer, None)) is not None:
+                task.cancel()
+        self.issuers = issuers
+        if self._started:
+            for issuer, keys in issuers.items():
+                if issuer not in self._tasks:
+                    self._tasks[issuer] = asyncio.create_task(keys.run_schedule())
 
     async def close(self) -> None:
-        for task in self._tasks:
+        tasks = list(self._tasks.values())
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         await self._client.aclose()
 
     def not_ready(self) -> dict[str, str]:

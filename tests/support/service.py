@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -91,6 +94,24 @@ class AuthcheckProcess:
         """The exit code, once the process has ended by itself."""
         assert self._process is not None, "not started"
         return self._process.wait(timeout)
+
+    def reload(self, config: dict[str, Any] | str | None = None) -> None:
+        """Write a new config file (a dict as YAML, a str as is) and SIGHUP the server; the
+        workers apply it on their own: wait on what the test expects to change."""
+        if config is not None:
+            self.config_path.write_text(config if isinstance(config, str) else yaml.safe_dump(config))
+        self.signal(signal.SIGHUP)
+
+    def events(self, name: str) -> list[dict[str, Any]]:
+        """The JSON log lines with this event name, in order."""
+        found = []
+        for line in self.log().splitlines():
+            if f'"{name}"' in line:
+                with contextlib.suppress(ValueError):
+                    entry = json.loads(line)
+                    if entry.get("event") == name:
+                        found.append(entry)
+        return found
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

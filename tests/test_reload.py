@@ -1,0 +1,135 @@
+"""SIGHUP reloads against real `authcheck serve --workers 2` processes and a real JWKS server."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from conftest import service_config
+from support.jwks_server import JwksServer
+from support.service import AuthcheckProcess
+from support.tokens import SigningKey, mint
+
+Start = Callable[..., AuthcheckProcess]
+WORKERS = ("--workers", "2")
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
+
+
+def every_worker_answers(service: AuthcheckProcess, status: int, token: str, uri: str = "/orders/1") -> bool:
+    """40 fresh connections in a row get `status`: the kernel spreads them over both workers."""
+    return all(service.verify(uri=uri, token=token).status_code == status for _ in range(40))
+
+
+def with_orders_scope(config: dict[str, Any], scope: str) -> dict[str, Any]:
+    for rule in config["rules"]:
+        if rule["name"] == "orders-read":
+            rule["scopes"] = [scope]
+    return config
+
+
+def test_changed_rule_reaches_every_worker(start_service: Start, jwks: JwksServer, keys: dict[str, SigningKey]) -> None:
+    service = start_service(service_config(jwks.issuer), extra_args=WORKERS)
+    reader = mint(keys["ES384"], jwks.issuer, scope="read:orders")
+    assert every_worker_answers(service, 200, reader)
+    service.reload(with_orders_scope(service_config(jwks.issuer), "write:orders"))
+    wait_until(lambda: len(service.events("config_reloaded")) == 2)  # one line per worker
+    assert every_worker_answers(service, 403, reader)
+    writer = mint(keys["ES384"], jwks.issuer, scope="write:orders")
+    assert every_worker_answers(service, 200, writer)
+
+
+def test_bad_file_keeps_the_running_config_and_counts_a_failure(
+    start_service: Start, jwks: JwksServer, keys: dict[str, SigningKey]
+) -> None:
+    service = start_service(service_config(jwks.issuer), extra_args=WORKERS)
+    reader = mint(keys["ES384"], jwks.issuer, scope="read:orders")
+    broken = service_config(jwks.issuer)
+    broken["rules"][2]["scopes"] = "read:orders write"  # a string, and with a space
+    broken["defualt"] = "deny"
+    service.reload(broken)
+    wait_until(lambda: len(service.events("config_reload_failed")) == 2)
+    failure = service.events("config_reload_failed")[0]
+    assert any("defualt" in problem and 'did you mean "default"' in problem for problem in failure["problems"])
+    assert every_worker_answers(service, 200, reader)
+    metrics = httpx.get(service.url + "/metrics").text
+    assert 'authcheck_config_reloads_total{result="failure"} 1' in metrics
+    assert 'result="success"' not in metrics
+    # A good file after a bad one applies.
+    service.reload(with_orders_scope(service_config(jwks.issuer), "write:orders"))
+    wait_until(lambda: len(service.events("config_reloaded")) == 2)
+    assert every_worker_answers(service, 403, reader)
+    assert 'authcheck_config_reloads_total{result="success"} 1' in httpx.get(service.url + "/metrics").text
+
+
+def test_verified_tokens_of_unchanged_issuers_stay_cached(
+    start_service: Start, jwks: JwksServer, keys: dict[str, SigningKey]
+) -> None:
+    service = start_service(service_config(jwks.issuer), extra_args=WORKERS)
+    tokens = [mint(keys["ES384"], jwks.issuer, sub=f"user-{n}") for n in range(5)]
+    for token in tokens:
+        assert service.verify(token=token).status_code == 200  # each verified (and cached) by one worker
+    jwks.mode = "error"  # from now on no key can be fetched
+    fetches = jwks.jwks_fetches
+    service.reload(with_orders_scope(service_config(jwks.issuer), "profile"))
+    wait_until(lambda: len(service.events("config_reloaded")) == 2)
+    reloaded = service.events("config_reloaded")
+    assert sum(line["verified_tokens_kept"] for line in reloaded) == len(tokens)
+    assert all(line["issuers_kept"] == [jwks.issuer] for line in reloaded)
+    assert all(service.verify(token=token).status_code == 200 for token in tokens for _ in range(4))
+    assert jwks.jwks_fetches == fetches  # the kept issuer's keys were not fetched again
+
+    # Changing the issuer's settings drops its tokens, and its keys must be fetched anew.
+    service.reload(service_config(jwks.issuer, leeway=10))
+    wait_until(lambda: len(service.events("config_reloaded")) == 4)
+    changed = service.events("config_reloaded")[2:]
+    assert all(line["verified_tokens_kept"] == 0 and line["issuers_changed"] == [jwks.issuer] for line in changed)
+    assert service.verify(token=tokens[0]).status_code == 503  # no keys for the new settings yet
+    jwks.mode = "ok"
+    wait_until(lambda: every_worker_answers(service, 200, tokens[0]), timeout=30)
+
+
+def test_reload_drops_no_connection(start_service: Start, jwks: JwksServer, keys: dict[str, SigningKey]) -> None:
+    service = start_service(service_config(jwks.issuer), extra_args=WORKERS)
+    reader = mint(keys["ES384"], jwks.issuer, scope="read:orders")
+    with socket.create_connection(("127.0.0.1", service.port), timeout=10) as connection:
+        assert keep_alive_request(connection, reader).startswith(b"HTTP/1.1 200")
+        service.reload(with_orders_scope(service_config(jwks.issuer), "write:orders"))
+        wait_until(lambda: len(service.events("config_reloaded")) == 2)
+        assert keep_alive_request(connection, reader).startswith(b"HTTP/1.1 403")  # same connection, new rules
+
+
+def keep_alive_request(connection: socket.socket, token: str) -> bytes:
+    connection.sendall(
+        b"GET /verify HTTP/1.1\r\nHost: authcheck\r\nX-Forwarded-Method: GET\r\nX-Forwarded-Uri: /orders/1\r\n"
+        + f"Authorization: Bearer {token}\r\n\r\n".encode()
+    )
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        chunk = connection.recv(65536)
+        assert chunk, "the connection was closed"
+        answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")
+    )
+    while len(body) < length:
+        body += connection.recv(65536)
+    return head
+
+
+def test_single_worker_reloads_too(start_service: Start, jwks: JwksServer, keys: dict[str, SigningKey]) -> None:
+    service = start_service(service_config(jwks.issuer))
+    reader = mint(keys["ES384"], jwks.issuer, scope="read:orders")
+    assert service.verify(token=reader).status_code == 200
+    service.reload(with_orders_scope(service_config(jwks.issuer), "write:orders"))
+    wait_until(lambda: len(service.events("config_reloaded")) == 1)
+    assert service.verify(token=reader).status_code == 403
