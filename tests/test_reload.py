@@ -24,9 +24,11 @@ def wait_until(condition: Callable[[], bool], timeout: float = 20.0) -> None:
         time.sleep(0.05)
 
 
-def every_worker_answers(service: AuthcheckProcess, status: int, token: str, uri: str = "/orders/1") -> bool:
+def every_worker_answers(service: AuthcheckProcess, status: int, token: str) -> bool:
     """40 fresh connections in a row get `status`: the kernel spreads them over both workers."""
-    return all(service.verify(uri=uri, token=token).status_code == status for _ in range(40))
+    headers = {"X-Forwarded-Method": "GET", "X-Forwarded-Uri": "/orders/1", "Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=service.url, limits=httpx.Limits(max_keepalive_connections=0), timeout=10) as client:
+        return all(client.get("/verify", headers=headers).status_code == status for _ in range(40))
 
 
 def with_orders_scope(config: dict[str, Any], scope: str) -> dict[str, Any]:
