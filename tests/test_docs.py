@@ -21,7 +21,6 @@ README_MAX_LINES = 250
 PENDING_PAGES = frozenset(
     {
         "docs/library.md",
-        "docs/rules.md",
         "docs/development.md",
         "docs/observability.md",
     }
