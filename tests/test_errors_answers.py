@@ -13,6 +13,7 @@ import pytest
 from authcheck.core.answers import allow_answer, denial_answer
 from authcheck.core.errors import (
     AuthorizationMissing,
+    ClientNotAllowed,
     DecisionFailed,
     Denial,
     InsufficientClaims,
@@ -96,6 +97,14 @@ DENIALS = [
         "insufficient_scope",
         f'{REALM}, error="insufficient_scope", error_description="The token\'s roles claim does not hold admin."',
         id="insufficient-claims-403-no-scope-attribute",
+    ),
+    pytest.param(
+        ClientNotAllowed("The token's client is not allowed on this route."),
+        403,
+        "auth.client_not_allowed",
+        "insufficient_scope",
+        f'{REALM}, error="insufficient_scope", error_description="The token\'s client is not allowed on this route."',
+        id="client-not-allowed-403-insufficient-scope-challenge",
     ),
     pytest.param(
         RouteDenied("No rule allows this request."),

@@ -713,7 +713,7 @@ def test_key_store_start_fetches_in_background_and_close_stops() -> None:
             assert store.not_ready() == {}
         finally:
             await store.close()
-        assert all(task.done() for task in store._tasks)
+        assert all(task.done() for task in store._tasks.values())
         assert fake.calls == [DISCOVERY_URL, JWKS_URL]
 
     asyncio.run(scenario())
