@@ -9,6 +9,7 @@ from conftest import service_config
 from support.jwks_server import JwksServer
 from support.service import AuthcheckProcess
 from support.tokens import SigningKey, mint
+from test_reload import wait_until
 
 Start = Callable[..., AuthcheckProcess]
 
@@ -30,8 +31,9 @@ def test_report_only_is_logged_and_counted_but_never_answers(
     reader = mint(keys["ES384"], jwks.issuer, scope="read:orders")
     assert service.verify(uri="/orders/1", token=reader).status_code == 200
     assert service.verify(uri="/orders/1", token=reader).status_code == 200  # the cached-token road too
+    # The line is written once the answer is sent: wait for it.
+    wait_until(lambda: len([line for line in service.events("decision") if line["path"] == "/orders/1"]) == 2)
     lines = [line for line in service.events("decision") if line["path"] == "/orders/1"]
-    assert len(lines) == 2
     for line in lines:
         assert (line["status"], line["rule"]) == (200, "orders-read")
         assert (line["report_only_rule"], line["report_only_status"], line["report_only_code"]) == (
@@ -39,8 +41,8 @@ def test_report_only_is_logged_and_counted_but_never_answers(
             403,
             "auth.insufficient_claims",
         )
-    metrics = httpx.get(service.url + "/metrics").text
-    assert 'authcheck_report_only_total{rule="orders-mfa",status="403"} 2' in metrics
+    counted = 'authcheck_report_only_total{rule="orders-mfa",status="403"} 2'
+    wait_until(lambda: counted in httpx.get(service.url + "/metrics").text)
 
     member = mint(keys["ES384"], jwks.issuer, organization_id="acme", client_id="portal")
     assert service.verify(uri="/orgs/acme/x", token=member).status_code == 200
@@ -49,4 +51,9 @@ def test_report_only_is_logged_and_counted_but_never_answers(
     refused = service.verify(uri="/orgs/acme/x", token=outsider)
     assert refused.status_code == 403 and refused.json()["code"] == "auth.client_not_allowed"
     assert 'error="insufficient_scope"' in refused.headers["www-authenticate"]
-    assert "report_only_rule" not in service.events("decision")[-1]
+    wait_until(
+        lambda: any(line["path"] == "/orgs/acme/x" and line["status"] == 403 for line in service.events("decision"))
+    )
+    assert not any(
+        "report_only_rule" in line for line in service.events("decision") if line["path"].startswith("/orgs")
+    )
