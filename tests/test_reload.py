@@ -2,19 +2,36 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
 import socket
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
+import yaml
 from conftest import service_config
 from support.jwks_server import JwksServer
 from support.service import AuthcheckProcess
 from support.tokens import SigningKey, mint
 
+from authcheck.config.file import load_config
+from authcheck.service.app import VerifyRouter, create_app
+from authcheck.service.reload import hold_sighup_until_running
+
 Start = Callable[..., AuthcheckProcess]
 WORKERS = ("--workers", "2")
+
+
+def start_workers(start_service: Start, config: dict[str, Any]) -> AuthcheckProcess:
+    """`serve --workers 2`, once both workers run (each logs its first key fetch): /readyz
+    reaches only one of them."""
+    service = start_service(config, extra_args=WORKERS)
+    wait_until(lambda: len(service.events("jwks_fetched")) >= 2)
+    return service
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 20.0) -> None:
@@ -46,7 +63,7 @@ def with_orders_scope(config: dict[str, Any], scope: str) -> dict[str, Any]:
 
 
 def test_changed_rule_reaches_every_worker(start_service: Start, jwks: JwksServer, keys: dict[str, SigningKey]) -> None:
-    service = start_service(service_config(jwks.issuer), extra_args=WORKERS)
+    service = start_workers(start_service, service_config(jwks.issuer))
     reader = mint(keys["ES384"], jwks.issuer, scope="read:orders")
     assert every_worker_answers(service, 200, reader)
     service.reload(with_orders_scope(service_config(jwks.issuer), "write:orders"))
@@ -59,7 +76,7 @@ def test_changed_rule_reaches_every_worker(start_service: Start, jwks: JwksServe
 def test_bad_file_keeps_the_running_config_and_counts_a_failure(
     start_service: Start, jwks: JwksServer, keys: dict[str, SigningKey]
 ) -> None:
-    service = start_service(service_config(jwks.issuer), extra_args=WORKERS)
+    service = start_workers(start_service, service_config(jwks.issuer))
     reader = mint(keys["ES384"], jwks.issuer, scope="read:orders")
     broken = service_config(jwks.issuer)
     broken["rules"][2]["scopes"] = "read:orders write"  # a string, and with a space
@@ -81,7 +98,7 @@ def test_bad_file_keeps_the_running_config_and_counts_a_failure(
 def test_verified_tokens_of_unchanged_issuers_stay_cached(
     start_service: Start, jwks: JwksServer, keys: dict[str, SigningKey]
 ) -> None:
-    service = start_service(service_config(jwks.issuer), extra_args=WORKERS)
+    service = start_workers(start_service, service_config(jwks.issuer))
     tokens = [mint(keys["ES384"], jwks.issuer, sub=f"user-{n}") for n in range(5)]
     for token in tokens:
         assert service.verify(token=token).status_code == 200  # each verified (and cached) by one worker
@@ -106,7 +123,7 @@ def test_verified_tokens_of_unchanged_issuers_stay_cached(
 
 
 def test_reload_drops_no_connection(start_service: Start, jwks: JwksServer, keys: dict[str, SigningKey]) -> None:
-    service = start_service(service_config(jwks.issuer), extra_args=WORKERS)
+    service = start_workers(start_service, service_config(jwks.issuer))
     reader = mint(keys["ES384"], jwks.issuer, scope="read:orders")
     with socket.create_connection(("127.0.0.1", service.port), timeout=10) as connection:
         assert keep_alive_request(connection, reader).startswith(b"HTTP/1.1 200")
@@ -141,3 +158,35 @@ def test_single_worker_reloads_too(start_service: Start, jwks: JwksServer, keys:
     service.reload(with_orders_scope(service_config(jwks.issuer), "write:orders"))
     wait_until(lambda: len(service.events("config_reloaded")) == 1)
     assert service.verify(token=reader).status_code == 403
+
+
+def test_sighup_while_a_worker_starts_is_applied_once_it_runs(tmp_path: Path) -> None:
+    """A worker that gets SIGHUP before its app runs (the supervisor forwards it to every
+    worker, started or not) neither dies nor loses it: it reloads as soon as it runs."""
+    path = tmp_path / "authcheck.yaml"
+    issuer = "http://127.0.0.1:9/oidc"  # nothing listens: key fetches fail, which is fine here
+    path.write_text(yaml.safe_dump(service_config(issuer)))
+    previous = signal.getsignal(signal.SIGHUP)
+    try:
+        hold_sighup_until_running()
+        app = create_app(load_config(path), config_path=str(path))
+        path.write_text(yaml.safe_dump(with_orders_scope(service_config(issuer), "write:orders")))
+        os.kill(os.getpid(), signal.SIGHUP)  # remembered, not fatal
+        assert isinstance(app, VerifyRouter)
+        assert app.service.config.rules[2].scopes == ("read:orders",)
+        asyncio.run(run_lifespan(app))
+        assert app.service.config.rules[2].scopes == ("write:orders",)
+    finally:
+        signal.signal(signal.SIGHUP, previous)
+
+
+async def run_lifespan(app: VerifyRouter) -> None:
+    """Start the app as uvicorn does (ASGI lifespan), then stop it."""
+    inbox: asyncio.Queue[dict[str, str]] = asyncio.Queue()
+    outbox: asyncio.Queue[dict[str, str]] = asyncio.Queue()
+    await inbox.put({"type": "lifespan.startup"})
+    task = asyncio.create_task(app({"type": "lifespan", "asgi": {"version": "3.0"}}, inbox.get, outbox.put))  # type: ignore[arg-type]
+    assert (await outbox.get())["type"] == "lifespan.startup.complete"
+    await inbox.put({"type": "lifespan.shutdown"})
+    assert (await outbox.get())["type"] == "lifespan.shutdown.complete"
+    await task

@@ -45,6 +45,16 @@ def reload_config(service: Service, path: str) -> bool:
     return True
 
 
+_early_sighups: list[int] = []  # SIGHUPs that came while the worker was starting
+
+
+def hold_sighup_until_running() -> None:
+    """From now until the app runs, a SIGHUP is remembered instead of ending the process
+    (its default): the file may have changed after this worker read it."""
+    _early_sighups.clear()
+    signal.signal(signal.SIGHUP, lambda signum, frame: _early_sighups.append(signum))
+
+
 @contextlib.contextmanager
 def reload_on_sighup(service: Service, path: str | None) -> Iterator[None]:
     """While the app runs, SIGHUP reloads `path` (nothing to do without a file)."""
@@ -53,6 +63,9 @@ def reload_on_sighup(service: Service, path: str | None) -> Iterator[None]:
         return
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGHUP, reload_config, service, path)
+    if _early_sighups:
+        _early_sighups.clear()
+        reload_config(service, path)
     try:
         yield
     finally:

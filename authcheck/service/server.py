@@ -21,14 +21,14 @@ from uvicorn.supervisors import Multiprocess
 from authcheck.config.file import load_config
 from authcheck.service.app import DecisionLog, create_app
 from authcheck.service.logs import LogFormat, configure_logging
+from authcheck.service.reload import hold_sighup_until_running
 from authcheck.service.tracing import tracer_from_environment
 
 APP = "authcheck.service.server:app_from_environment"
 
 
 def app_from_environment() -> ASGIApp:
-    # Until the app's own handler is in place, a SIGHUP must not end the worker (its default).
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    hold_sighup_until_running()
     configure_logging(
         os.environ.get("AUTHCHECK_LOG_LEVEL", "info"), cast(LogFormat, os.environ.get("AUTHCHECK_LOG_FORMAT", "json"))
     )
