@@ -113,7 +113,7 @@ class Gate:
             return None  # the full road answers it, with its report_only rules
         if identity is None:
             return None
-        reports = tuple(_report(shadow, captures, identity) for shadow, captures in matched.report_only)
+        reports = _reports(matched, identity) if matched.report_only else ()
         try:
             authorize(rule, identity, matched.captures)
             return Decision(200, request, rule, identity, None, identity.headers, None, matched.captures, reports)
@@ -126,7 +126,7 @@ class Gate:
 
     def _decide_matched(self, request: OriginalRequest, matched: Matched, authorization: Sequence[str]) -> Decision:
         caller = _Caller(self._authenticator, authorization)
-        reports = tuple(_report(shadow, captures, caller) for shadow, captures in matched.report_only)
+        reports = _reports(matched, caller) if matched.report_only else ()
         rule, captures = matched.rule, matched.captures
         identity = None
         try:
@@ -177,6 +177,10 @@ class _Caller:
         if isinstance(self._outcome, Denial):
             raise self._outcome
         return self._outcome
+
+
+def _reports(matched: Matched, caller: _Caller | Identity) -> tuple[ReportOnly, ...]:
+    return tuple(_report(rule, captures, caller) for rule, captures in matched.report_only)
 
 
 def _report(rule: Rule, captures: Captures, caller: _Caller | Identity) -> ReportOnly:
