@@ -118,6 +118,12 @@ def test_bad_cases_file_is_one_line_naming_case_and_key(tmp_path: Path, cases: A
     assert "Traceback" not in result.stderr
 
 
+def test_missing_cases_file_is_one_line(tmp_path: Path) -> None:
+    config = write_config(tmp_path, service_config(ISS))
+    result = authcheck("test", "--config", config, str(tmp_path / "nowhere.yaml"))
+    assert result.returncode == 2 and "nowhere.yaml: file not found; check the CASES path" in result.stderr
+
+
 def test_explain_shows_captured_values(tmp_path: Path, jwks: JwksServer, keys: dict[str, SigningKey]) -> None:
     config = service_config(jwks.issuer)
     config["rules"].insert(

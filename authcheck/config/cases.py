@@ -54,6 +54,8 @@ class CasesError(ConfigError):
 
 def load_cases(path: str | os.PathLike[str]) -> list[Case]:
     source = os.fspath(path)
+    if not os.path.isfile(source):
+        raise CasesError(source, [Problem("", "file not found; check the CASES path given to `authcheck test`")])
     data, line_of = read_document(source)
     return parse_cases(data, source, line_of)
 
