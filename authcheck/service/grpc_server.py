@@ -66,8 +66,9 @@ class Authorization(external_auth_pb2_grpc.AuthorizationServicer):  # type: igno
         headers = _headers(http)
         request_ids = headers.get("x-request-id")
         service = self._service
+        gate = service.gate  # one gate for the whole decision, even if a reload swaps it meanwhile
         try:
-            decision = await decide_with_refresh(lambda: _decide(service.gate, http, headers), service.key_store)
+            decision = await decide_with_refresh(lambda: _decide(gate, http, headers), service.key_store)
             answer = _allowed(decision) if decision.denial is None else _denied(decision.denial, http.method == "HEAD")
         except Exception:  # a bug must never become an RPC error (Envoy's own status) or an allow
             log.exception("internal_error")
