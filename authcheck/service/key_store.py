@@ -4,12 +4,12 @@ Keys are fetched in the background from start-up on, refreshed on a schedule, an
 more (at most every 30 s, shared by concurrent requests) when a token names an unknown
 kid. When fetches fail, the last good keys serve until they are `max_stale` old; after
 that, and before the first success, every check that needs keys fails closed with 503.
+The rules (when, how stale, which documents) are core.key_freshness; this is the asyncio I/O.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,24 +19,36 @@ import structlog
 
 from authcheck.config.model import IssuerConfig
 from authcheck.core.errors import KeysUnavailable
-from authcheck.core.keys import JwksError, KeySet, parse_jwks
+from authcheck.core.key_freshness import (
+    FETCH_TIMEOUT,
+    MAX_DOCUMENT_BYTES,
+    MIN_REFRESH,
+    RETRY_DELAYS,
+    UNKNOWN_KID_COOLDOWN,
+    UNKNOWN_KID_WAIT,
+    FetchError,
+    KeyFreshness,
+    check_answer,
+    check_size,
+    discovery_url,
+    jwks_uri_of,
+    keys_of,
+    max_age,
+)
+from authcheck.core.keys import KeySet
 
-UNKNOWN_KID_COOLDOWN = 30.0  # seconds between kid-triggered refreshes per issuer
-UNKNOWN_KID_WAIT = 2.0  # how long a request waits for that refresh
-MIN_REFRESH = 60.0  # a Cache-Control max-age shorter than this is raised to it
-RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)  # after consecutive failed fetches
-MAX_DOCUMENT_BYTES = 1024 * 1024
-FETCH_TIMEOUT = httpx.Timeout(5.0)
+__all__ = [
+    "MAX_DOCUMENT_BYTES",
+    "MIN_REFRESH",
+    "RETRY_DELAYS",
+    "UNKNOWN_KID_COOLDOWN",
+    "UNKNOWN_KID_WAIT",
+    "FetchStats",
+    "IssuerKeys",
+    "KeyStore",
+]
 
 log = structlog.get_logger("authcheck.core.keys")
-
-
-class FetchError(Exception):
-    """A discovery or JWKS fetch failed; `result` labels the metric."""
-
-    def __init__(self, message: str, result: str) -> None:
-        super().__init__(message)
-        self.result = result
 
 
 @dataclass
@@ -58,29 +70,30 @@ class IssuerKeys:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config
-        self.keys: KeySet | None = None
-        self.fetched_at: float | None = None
-        self.last_error: str | None = "keys not fetched yet"
+        self.state = KeyFreshness(config)
         self._client = client
         self._stats = stats
         self._clock = clock
-        self._jwks_uri = config.jwks_uri
-        self._max_age: float | None = None
-        self._failures = 0
         self._inflight: asyncio.Task[None] | None = None
-        self._last_kid_refresh = -UNKNOWN_KID_COOLDOWN
+
+    @property
+    def keys(self) -> KeySet | None:
+        return self.state.keys
+
+    @property
+    def fetched_at(self) -> float | None:
+        return self.state.fetched_at
+
+    @property
+    def last_error(self) -> str | None:
+        return self.state.last_error
 
     def usable(self) -> KeySet:
         """The keys to verify with now; raises KeysUnavailable when there are none fresh enough."""
-        if self.keys is None or self.fetched_at is None:
-            raise KeysUnavailable("The issuer's keys could not be fetched yet.", 5)
-        # Staleness counts from when the keys were due for refresh, not from the fetch.
-        if self._clock() - self.fetched_at - self._refresh_interval() > self.config.max_stale:
-            raise KeysUnavailable("The issuer's keys are too old: the issuer has not answered.", 30)
-        return self.keys
+        return self.state.usable(self._clock())
 
     def age(self) -> float | None:
-        return None if self.fetched_at is None else self._clock() - self.fetched_at
+        return None if self.state.fetched_at is None else self._clock() - self.state.fetched_at
 
     async def refresh(self) -> None:
         """Fetch now, or join the fetch already under way."""
@@ -98,25 +111,15 @@ class IssuerKeys:
         Raises KeysUnavailable when the refresh fails or is too slow: the kid may well be
         a new key we cannot see yet, so the answer is "retry", not "sign in again".
         """
-        if self._inflight is None:
-            now = self._clock()
-            if now - self._last_kid_refresh < UNKNOWN_KID_COOLDOWN:
-                if self._failures:
-                    raise KeysUnavailable("The issuer's keys could not be refreshed.", int(self._next_delay()))
-                return False
-            self._last_kid_refresh = now
+        if self._inflight is None and not self.state.claim_kid_refresh(self._clock()):
+            return False
         # Take the task now, synchronously: joining later could start a second fetch.
         task = self._refresh_task()
         try:
             await asyncio.wait_for(asyncio.shield(task), UNKNOWN_KID_WAIT)
         except TimeoutError:
             raise KeysUnavailable("The issuer's keys are being fetched.", 1) from None
-        if self._failures:
-            # Try again after the retry backoff rather than the full cooldown, so a key
-            # rotated during an outage is picked up as soon as the issuer is back.
-            delay = self._next_delay()
-            self._last_kid_refresh = self._clock() - UNKNOWN_KID_COOLDOWN + delay
-            raise KeysUnavailable("The issuer's keys could not be refreshed.", int(delay))
+        self.state.check_kid_refresh(self._clock())
         return True
 
     async def run_schedule(self) -> None:
@@ -126,26 +129,18 @@ class IssuerKeys:
             await asyncio.sleep(self._next_delay())
 
     def _next_delay(self) -> float:
-        if self._failures:
-            return RETRY_DELAYS[min(self._failures, len(RETRY_DELAYS)) - 1]
-        return self._refresh_interval()
-
-    def _refresh_interval(self) -> float:
-        """The configured `refresh`, shortened (not below MIN_REFRESH) by Cache-Control max-age."""
-        if self._max_age is not None:
-            return min(float(self.config.refresh), max(self._max_age, MIN_REFRESH))
-        return float(self.config.refresh)
+        return self.state.next_delay()
 
     async def _fetch(self) -> None:
         """One discovery + JWKS round; never raises, so the schedule never dies."""
+        state = self.state
         try:
-            if self._jwks_uri is None:
-                self._jwks_uri = await self._discover()
-            body, max_age = await self._get(self._jwks_uri)
-            try:
-                keys = parse_jwks(body, self.config.algorithms)
-            except JwksError as exc:
-                raise FetchError(str(exc), "invalid") from None
+            if state.jwks_uri is None:
+                url = discovery_url(self.config.issuer)
+                body, _ = await self._get(url)
+                state.jwks_uri = jwks_uri_of(body, url, self.config.issuer)
+            body, cache_max_age = await self._get(state.jwks_uri)
+            keys = keys_of(body, self.config)
         except FetchError as exc:
             self._failed(exc)
             return
@@ -153,57 +148,26 @@ class IssuerKeys:
             log.exception("jwks_fetch_error", iss=self.config.issuer)
             self._failed(FetchError(f"unexpected {type(exc).__name__}", "invalid"))
             return
-        self.keys, self.fetched_at, self._max_age = keys, self._clock(), max_age
-        self._failures, self.last_error = 0, None
+        state.succeeded(keys, cache_max_age, self._clock())
         self._stats.add("ok")
         log.info("jwks_fetched", iss=self.config.issuer, kids=sorted(keys.by_kid), skipped=list(keys.skipped))
 
     def _failed(self, error: FetchError) -> None:
-        self._failures += 1
-        self.last_error = str(error)
+        self.state.failed(error)
         self._stats.add(error.result)
-        if self.config.jwks_uri is None:
-            self._jwks_uri = None  # discover again next time: the issuer may have moved its keys
         log.warning("jwks_fetch_failed", iss=self.config.issuer, error=str(error), result=error.result)
-
-    async def _discover(self) -> str:
-        url = self.config.issuer.rstrip("/") + "/.well-known/openid-configuration"
-        body, _ = await self._get(url)
-        try:
-            document = json.loads(body)
-        except (ValueError, RecursionError):
-            raise FetchError(f"discovery document at {url} is not JSON", "invalid") from None
-        if not isinstance(document, dict) or document.get("issuer") != self.config.issuer:
-            raise FetchError(f"discovery document at {url} names another issuer", "invalid")
-        jwks_uri = document.get("jwks_uri")
-        if not isinstance(jwks_uri, str) or not jwks_uri.startswith(("https://", "http://")):
-            raise FetchError(f"discovery document at {url} has no http(s) jwks_uri", "invalid")
-        if url.startswith("https://") and not jwks_uri.startswith("https://"):
-            raise FetchError(f"discovery document at {url} downgrades jwks_uri to http", "invalid")
-        return jwks_uri
 
     async def _get(self, url: str) -> tuple[bytes, float | None]:
         try:
-            async with self._client.stream("GET", url, timeout=FETCH_TIMEOUT) as response:
-                if response.status_code != 200:
-                    raise FetchError(f"GET {url} answered {response.status_code}", "http_error")
+            async with self._client.stream("GET", url, timeout=httpx.Timeout(FETCH_TIMEOUT)) as response:
+                check_answer(url, response.status_code)
                 body = bytearray()
                 async for chunk in response.aiter_bytes():
                     body += chunk
-                    if len(body) > MAX_DOCUMENT_BYTES:
-                        raise FetchError(f"GET {url} is larger than {MAX_DOCUMENT_BYTES} bytes", "invalid")
-                return bytes(body), _max_age(response.headers.get("cache-control"))
+                    check_size(url, len(body))
+                return bytes(body), max_age(response.headers.get("cache-control"))
         except httpx.HTTPError as exc:
             raise FetchError(f"GET {url} failed: {type(exc).__name__}", "network_error") from None
-
-
-def _max_age(cache_control: str | None) -> float | None:
-    for directive in (cache_control or "").split(","):
-        name, _, value = directive.strip().partition("=")
-        value = value.strip('"')
-        if name.lower() == "max-age" and value.isascii() and value.isdigit():
-            return float(value)
-    return None
 
 
 class KeyStore:
