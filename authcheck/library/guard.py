@@ -91,7 +91,6 @@ class Guard:
         self._gates: dict[Requirement | None, Gate] = {None: Gate(config, self._authenticator)}
         self._forked()
         reset_after_fork(self)
-        self.keys.start()  # the keys are on their way before the first request
 
     def _forked(self) -> None:
         # The caches behind a decision are plain dicts, built for one event loop: one
@@ -132,6 +131,8 @@ class Guard:
         """Decide one request: its method, Host header, raw request target (path, query
         allowed) and Authorization header values. Blocks at most ~2 s (an unknown kid)."""
         self.keys.start()
+        if self.keys.starting():
+            self.keys.wait_first_fetch()  # a process's first requests: its keys are on their way
         decide = self._decider(method, host, target, authorization, requirement)
         if isinstance(decide, Outcome):
             return decide
@@ -151,6 +152,8 @@ class Guard:
     ) -> Outcome:
         """`check` for async code: a key refresh is waited for in a worker thread, not the loop."""
         self.keys.start()
+        if self.keys.starting():
+            await asyncio.to_thread(self.keys.wait_first_fetch)
         decide = self._decider(method, host, target, authorization, requirement)
         if isinstance(decide, Outcome):
             return decide
@@ -190,12 +193,10 @@ class Guard:
             return Decision(503, request, denial=DecisionFailed())
 
     def _blocking_step(self, decision: Decision) -> Callable[[], bool] | None:
-        """The wait (for keys) after which the decision is worth taking again, if any."""
-        if decision.refresh_issuer is not None:
-            return self.keys.issuers[decision.refresh_issuer].refresh_for_unknown_kid
-        if type(decision.denial) is KeysUnavailable and self.keys.starting():
-            return self.keys.wait_first_fetch  # the first request of a process: keys are on their way
-        return None
+        """The key refresh after which the decision is worth taking again, if any."""
+        if decision.refresh_issuer is None:
+            return None
+        return self.keys.issuers[decision.refresh_issuer].refresh_for_unknown_kid
 
     def _outcome(self, decision: Decision, authorization: Sequence[str]) -> Outcome:
         if decision.denial is not None:

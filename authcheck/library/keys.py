@@ -1,14 +1,16 @@
 """Each issuer's signing keys for library mode, fetched and refreshed by threads.
 
-A WSGI app has no event loop of ours, so keys are fetched with a blocking client in
-daemon threads: once at start, then on the schedule core.key_freshness sets. A request
-never waits for a scheduled fetch. A token naming an unknown kid starts one refresh
-(at most every 30 s per issuer), which every thread asking meanwhile joins, and waits
-for it at most UNKNOWN_KID_WAIT seconds.
+A WSGI app has no event loop of ours, so keys are fetched with a blocking client: once
+when the store is made (in the caller's thread, waiting at most FIRST_FETCH_TIMEOUT),
+then by a daemon thread on the schedule core.key_freshness sets, started on first use.
+A request never waits for a scheduled fetch. A token naming an unknown kid starts one
+refresh (at most every 30 s per issuer), which every thread asking meanwhile joins, and
+waits for it at most UNKNOWN_KID_WAIT seconds.
 
-Threads do not survive fork (gunicorn's workers, multiprocessing): in the child the
-store forgets its threads, locks and connections, and starts afresh on first use,
-keeping the keys it inherited.
+Threads do not survive fork (gunicorn's workers, `--preload`): in the child the store
+forgets its threads, locks and connections and starts afresh on first use, keeping the
+keys it inherited. No thread runs before first use, so a fork right after start-up
+(gunicorn's master) never catches one half-way through an import or a lock.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ from authcheck.core.key_freshness import (
 from authcheck.core.keys import KeySet
 from authcheck.library.forks import reset_after_fork
 
+FIRST_FETCH_TIMEOUT = 2.0  # seconds, for each request of the fetch made at start
+
 log = logging.getLogger("authcheck")
 
 
@@ -48,6 +52,7 @@ class IssuerKeys:
         self.state = KeyFreshness(config)
         self._client = client
         self._clock = clock
+        self._last_attempt: float | None = None  # when the last fetch began
         self._forked()
 
     def _forked(self) -> None:
@@ -91,29 +96,40 @@ class IssuerKeys:
 
     def run_schedule(self, stop: threading.Event) -> None:
         """Keep the keys fresh until `stop` is set."""
-        while not stop.is_set():
+        while not stop.wait(self._next_due()):
             self.refresh().wait()
-            stop.wait(self.state.next_delay())
+
+    def _next_due(self) -> float:
+        """Seconds until the next scheduled fetch: now if none was tried in this process's memory."""
+        if self._last_attempt is None:
+            return 0.0
+        return max(0.0, self._last_attempt + self.state.next_delay() - self._clock())
+
+    def fetch_now(self) -> None:
+        """The fetch at start, in the caller's thread."""
+        self._fetch(FIRST_FETCH_TIMEOUT)
+        self.attempted.set()
 
     def _fetch_then_signal(self, done: threading.Event) -> None:
         try:
-            self._fetch()
+            self._fetch(FETCH_TIMEOUT)
         finally:
             with self._lock:
                 self._inflight = None
             self.attempted.set()
             done.set()
 
-    def _fetch(self) -> None:
+    def _fetch(self, timeout: float) -> None:
         """One discovery + JWKS round; never raises, so the schedule never dies."""
         state, issuer = self.state, self.config.issuer
+        self._last_attempt = self._clock()
         try:
             client = self._client()
             if state.jwks_uri is None:
                 url = discovery_url(issuer)
-                body, _ = _get(client, url)
+                body, _ = _get(client, url, timeout)
                 state.jwks_uri = jwks_uri_of(body, url, issuer)
-            body, cache_max_age = _get(client, state.jwks_uri)
+            body, cache_max_age = _get(client, state.jwks_uri, timeout)
             keys = keys_of(body, self.config)
         except FetchError as exc:
             self._failed(exc)
@@ -132,9 +148,9 @@ class IssuerKeys:
         log.warning("authcheck: could not fetch the keys of %s: %s", self.config.issuer, error)
 
 
-def _get(client: httpx.Client, url: str) -> tuple[bytes, float | None]:
+def _get(client: httpx.Client, url: str, timeout: float) -> tuple[bytes, float | None]:
     try:
-        with client.stream("GET", url, timeout=httpx.Timeout(FETCH_TIMEOUT)) as response:
+        with client.stream("GET", url, timeout=httpx.Timeout(timeout)) as response:
             check_answer(url, response.status_code)
             body = bytearray()
             for chunk in response.iter_bytes():
@@ -153,9 +169,12 @@ class KeyStore:
         self._closed = False
         self._forked()
         reset_after_fork(self)
+        for keys in self.issuers.values():
+            keys.fetch_now()
 
     def _forked(self) -> None:
         self._started = False
+        self._fetched_once = False
         self._start_lock = threading.Lock()
         self._stop = threading.Event()
         self._client: httpx.Client | None = None  # a forked child must not share the parent's sockets
@@ -174,7 +193,7 @@ class KeyStore:
         return client
 
     def start(self) -> None:
-        """Start fetching in this process (again after a fork); cheap when already started."""
+        """Start the refresh threads in this process (again after a fork); cheap when started."""
         if self._started:
             return
         with self._start_lock:
@@ -185,14 +204,18 @@ class KeyStore:
                 name = f"authcheck-keys {keys.config.issuer}"
                 threading.Thread(target=keys.run_schedule, args=(self._stop,), name=name, daemon=True).start()
 
-    def wait_first_fetch(self, timeout: float = UNKNOWN_KID_WAIT) -> bool:
-        """Wait (at most `timeout` in all) until every issuer's first fetch has ended; True if so."""
+    def wait_first_fetch(self, timeout: float = UNKNOWN_KID_WAIT) -> None:
+        """Wait (at most `timeout` in all) until every issuer's first fetch has ended."""
         deadline = time.monotonic() + timeout
-        return all(keys.attempted.wait(max(0.0, deadline - time.monotonic())) for keys in self.issuers.values())
+        for keys in self.issuers.values():
+            keys.attempted.wait(max(0.0, deadline - time.monotonic()))
 
     def starting(self) -> bool:
-        """Whether some issuer's first fetch is still under way."""
-        return not all(keys.attempted.is_set() for keys in self.issuers.values())
+        """Whether some issuer's first fetch in this process is still under way."""
+        if self._fetched_once:
+            return False
+        self._fetched_once = all(keys.attempted.is_set() for keys in self.issuers.values())
+        return not self._fetched_once
 
     def not_ready(self) -> dict[str, str]:
         """Issuers without usable keys, with the reason (for an app's readiness check)."""
