@@ -1,14 +1,14 @@
 """FastAPI: a dependency that decides the request, declared as a bearer scheme in OpenAPI.
 
     auth = Authcheck(app, "authcheck.yaml")     # or Authcheck(app, guard=guard)
+    Caller = Annotated[Auth | None, Depends(auth.requires_auth())]            # the rules decide
+    Writer = Annotated[Auth, Depends(auth.requires_auth(scopes=["write:orders"]))]  # rules not consulted
 
     @app.get("/orders/{order_id}")
-    async def order(order_id: int, caller: Auth = Depends(auth.requires_auth())):     # the rules decide
-        ...
+    async def order(order_id: int, caller: Caller): ...
 
     @app.post("/orders")
-    async def create(caller: Auth = Depends(auth.requires_auth(scopes=["write:orders"]))):  # rules not consulted
-        ...
+    async def create(caller: Writer): ...
 
 `Authcheck` registers the handler that answers a denial as /verify does (status, JSON
 body, WWW-Authenticate, Retry-After). For the rules on every route instead, use

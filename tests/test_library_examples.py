@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-
 import httpx
 import pytest
 import yaml
@@ -123,7 +122,11 @@ def test_fastapi_app_under_uvicorn(start_example: StartApp, jwks: JwksServer, ke
     }
     assert 'scope="write:orders"' in lacking.headers["www-authenticate"]
     created = httpx.post(app.url + "/api/orders", headers=bearer(writer))
-    assert created.status_code == 201 and created.json() == {"created": True, "user": "user-1", "scopes": ["write:orders"]}
+    assert created.status_code == 201 and created.json() == {
+        "created": True,
+        "user": "user-1",
+        "scopes": ["write:orders"],
+    }
 
 
 def test_django_app_under_gunicorn(start_example: StartApp, jwks: JwksServer, keys: dict[str, SigningKey]) -> None:
@@ -145,5 +148,3 @@ def test_django_app_under_gunicorn(start_example: StartApp, jwks: JwksServer, ke
     assert lacking.status_code == 403 and code_of(lacking) == "auth.insufficient_scope"
     created = httpx.post(app.url + "/api/orders", headers=bearer(writer))
     assert created.status_code == 201 and json.loads(created.content) == {"created": True, "user": "user-1"}
-
-

@@ -102,7 +102,12 @@ def test_library_mode_answers_as_verify_does(
     service = start_service(service_config(jwks.issuer))
     server, app_name, options = FRAMEWORKS[framework]
     app = AppServer(
-        server, app_name, APPS, tmp_path / f"{framework}.log", env={"AUTHCHECK_CONFIG": str(config_path)}, options=options
+        server,
+        app_name,
+        APPS,
+        tmp_path / f"{framework}.log",
+        env={"AUTHCHECK_CONFIG": str(config_path)},
+        options=options,
     )
     minted = tokens(jwks, keys["ES384"])
     try:

@@ -1,7 +1,7 @@
 """Minimal settings for a Django API protected by authcheck.
 
-    pip install 'authcheck[django]' gunicorn
-    AUTHCHECK_CONFIG=authcheck.yaml gunicorn --threads 4 wsgi:application
+pip install 'authcheck[django]' gunicorn
+AUTHCHECK_CONFIG=authcheck.yaml gunicorn --threads 4 wsgi:application
 """
 
 import os

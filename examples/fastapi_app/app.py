@@ -1,10 +1,11 @@
 """A FastAPI API protected by authcheck: the rules for every route, a scope for one.
 
-    pip install 'authcheck[fastapi]' uvicorn
-    AUTHCHECK_CONFIG=authcheck.yaml uvicorn app:app
+pip install 'authcheck[fastapi]' uvicorn
+AUTHCHECK_CONFIG=authcheck.yaml uvicorn app:app
 """
 
 import os
+from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
 
@@ -19,6 +20,7 @@ app = FastAPI(title="Orders")
 app.add_middleware(AuthcheckMiddleware, guard=guard)
 # ...and a route can ask for more: the dependency also puts the bearer scheme in /openapi.json.
 auth = Authcheck(app, guard=guard)
+WriteOrders = Annotated[Auth, Depends(auth.requires_auth(scopes=["write:orders"]))]
 
 
 @app.get("/api/public")
@@ -33,5 +35,5 @@ async def list_orders(request: Request) -> dict[str, object]:
 
 
 @app.post("/api/orders", status_code=201)
-async def create_order(caller: Auth = Depends(auth.requires_auth(scopes=["write:orders"]))) -> dict[str, object]:
+async def create_order(caller: WriteOrders) -> dict[str, object]:
     return {"created": True, "user": caller.subject, "scopes": sorted(caller.scopes)}
