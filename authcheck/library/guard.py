@@ -21,7 +21,6 @@ from authcheck.config.file import load_config, parse_config
 from authcheck.config.model import Access, Config, Match, Rule
 from authcheck.core.answers import denial_answer
 from authcheck.core.authenticator import Authenticator
-from authcheck.core.bearer import extract_bearer
 from authcheck.core.errors import DecisionFailed, Denial, KeysUnavailable
 from authcheck.core.gate import Decision, Gate
 from authcheck.core.original_request import OriginalRequest, named_request
@@ -30,6 +29,8 @@ from authcheck.library.identity import Auth
 from authcheck.library.keys import KeyStore
 
 log = logging.getLogger("authcheck")
+
+_MEMO_LIMIT = 4096  # requests remembered by (method, host, target); targets are client-chosen
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +90,8 @@ class Guard:
         self.keys = KeyStore(config.issuers)
         self._authenticator = Authenticator(config, self.keys.issuers, _log_dropped_header)
         self._gates: dict[Requirement | None, Gate] = {None: Gate(config, self._authenticator)}
+        # (method, host, target) -> the request it names, or its refusal: reading it is pure
+        self._requests: dict[tuple[str, str | None, str], OriginalRequest | Denial] = {}
         self._forked()
         reset_after_fork(self)
 
@@ -172,10 +175,18 @@ class Guard:
         requirement: Requirement | None,
     ) -> Callable[[], Decision] | Outcome:
         """The decision to take (and maybe take again after a key refresh), or a refusal of the request."""
-        try:
-            request = named_request(method, target, host)
-        except Denial as denial:
-            return Outcome(denial.status, denial=denial)
+        key = (method, host, target)
+        request = self._requests.get(key)
+        if request is None:
+            try:
+                request = named_request(method, target, host)
+            except Denial as denial:
+                request = denial.with_traceback(None)
+            if len(self._requests) >= _MEMO_LIMIT:
+                self._requests.clear()
+            self._requests[key] = request
+        if isinstance(request, Denial):
+            return Outcome(request.status, denial=request)
         gate = self._gates.get(requirement)
         if gate is None:
             assert requirement is not None
@@ -203,7 +214,7 @@ class Guard:
             return Outcome(decision.status, denial=decision.denial)
         if decision.identity is None:
             return Outcome(decision.status)
-        return Outcome(decision.status, Auth(decision.identity, extract_bearer(authorization)))
+        return Outcome(decision.status, Auth(decision.identity, authorization))
 
     # -- life ----------------------------------------------------------------------------
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from authcheck.core.bearer import extract_bearer
 from authcheck.core.identity import Identity
 from authcheck.core.tokens import peek
 
@@ -17,21 +19,22 @@ class Auth:
     the token's signature covers exactly these claims, and it was verified for this request.
     """
 
-    __slots__ = ("_claims", "_token", "audiences", "client_id", "issuer", "scopes", "subject")
+    __slots__ = ("_authorization", "_claims", "audiences", "client_id", "issuer", "scopes", "subject")
 
-    def __init__(self, identity: Identity, token: str) -> None:
+    def __init__(self, identity: Identity, authorization: Sequence[str]) -> None:
+        """`authorization`: the Authorization header values the identity was read from."""
         self.subject = identity.subject
         self.issuer = identity.issuer
         self.scopes = identity.scopes
         self.client_id = identity.client_id
         self.audiences = identity.audiences
-        self._token = token
+        self._authorization = authorization
         self._claims: dict[str, Any] | None = None
 
     @property
     def claims(self) -> dict[str, Any]:
         if self._claims is None:
-            self._claims = peek(self._token).claims
+            self._claims = peek(extract_bearer(self._authorization)).claims
         return self._claims
 
     @property
