@@ -26,6 +26,7 @@ FRAMEWORKS = {
     "starlette": ("uvicorn", "starlette_app:app", ()),
     "fastapi": ("uvicorn", "fastapi_app:app", ()),
     "django": ("gunicorn", "django_app:application", ("--threads", "4")),
+    "django-asgi": ("uvicorn", "django_app:asgi_application", ()),
 }
 
 # (name, method, raw target, host, Authorization value or a token kind, expected status)

@@ -3,6 +3,7 @@
 import os
 
 from django.conf import settings
+from django.core.asgi import get_asgi_application
 from django.core.wsgi import get_wsgi_application
 from django.http import HttpRequest, JsonResponse
 from django.urls import re_path
@@ -24,3 +25,4 @@ def everything(request: HttpRequest) -> JsonResponse:
 
 urlpatterns = [re_path(r"", everything)]
 application = get_wsgi_application()
+asgi_application = get_asgi_application()  # the same project under an ASGI server
