@@ -63,14 +63,16 @@ class Requirement:
         return Rule("requires_auth", Match(), Access.AUTHENTICATED)
 
 
-@dataclass(frozen=True, slots=True)
 class Outcome:
     """A decision as the app sees it: allowed with `auth` (None on an anonymous rule
     without a token), or denied with the answer /verify would give."""
 
-    status: int
-    auth: Auth | None = None
-    denial: Denial | None = None
+    __slots__ = ("auth", "denial", "status")
+
+    def __init__(self, status: int, auth: Auth | None = None, denial: Denial | None = None) -> None:
+        self.status = status
+        self.auth = auth
+        self.denial = denial
 
     @property
     def allowed(self) -> bool:
@@ -83,13 +85,17 @@ class Outcome:
         status, headers, body = denial_answer(self.denial, head=False)
         return status, [(name.decode(), value.decode("latin-1")) for name, value in headers], body
 
+    def __repr__(self) -> str:
+        return f"Outcome(status={self.status}, auth={self.auth!r}, denial={self.denial!r})"
+
 
 class Guard:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.keys = KeyStore(config.issuers)
         self._authenticator = Authenticator(config, self.keys.issuers, _log_dropped_header)
-        self._gates: dict[Requirement | None, Gate] = {None: Gate(config, self._authenticator)}
+        self._gate = Gate(config, self._authenticator)  # the config's rules
+        self._gates: dict[Requirement, Gate] = {}  # a view's own requirement instead
         # (method, host, target) -> the request it names, or its refusal: reading it is pure
         self._requests: dict[tuple[str, str | None, str], OriginalRequest | Denial] = {}
         self._forked()
@@ -133,17 +139,18 @@ class Guard:
     ) -> Outcome:
         """Decide one request: its method, Host header, raw request target (path, query
         allowed) and Authorization header values. Blocks at most ~2 s (an unknown kid)."""
-        self.keys.start()
-        if self.keys.starting():
+        if not self.keys.ready:
+            self.keys.start()
             self.keys.wait_first_fetch()  # a process's first requests: its keys are on their way
-        decide = self._decider(method, host, target, authorization, requirement)
-        if isinstance(decide, Outcome):
-            return decide
-        decision = decide()
-        step = self._blocking_step(decision)
-        if step is not None:
-            decision = _after_step(decision, _attempt(step), decide)
-        return self._outcome(decision, authorization)
+        request = self._read(method, host, target)
+        if isinstance(request, Denial):
+            return Outcome(request.status, None, request)
+        gate = self._gate if requirement is None else self._gate_for(requirement)
+        decision = self._decide(gate, request, authorization)
+        if decision.refresh_issuer is not None:
+            refreshed = _attempt(self.keys.issuers[decision.refresh_issuer].refresh_for_unknown_kid)
+            decision = self._after_refresh(decision, refreshed, gate, request, authorization)
+        return _outcome(decision, authorization)
 
     async def check_async(
         self,
@@ -154,27 +161,22 @@ class Guard:
         requirement: Requirement | None = None,
     ) -> Outcome:
         """`check` for async code: a key refresh is waited for in a worker thread, not the loop."""
-        self.keys.start()
-        if self.keys.starting():
+        if not self.keys.ready:
+            self.keys.start()
             await asyncio.to_thread(self.keys.wait_first_fetch)
-        decide = self._decider(method, host, target, authorization, requirement)
-        if isinstance(decide, Outcome):
-            return decide
-        decision = decide()
-        step = self._blocking_step(decision)
-        if step is not None:
-            decision = _after_step(decision, await asyncio.to_thread(_attempt, step), decide)
-        return self._outcome(decision, authorization)
+        request = self._read(method, host, target)
+        if isinstance(request, Denial):
+            return Outcome(request.status, None, request)
+        gate = self._gate if requirement is None else self._gate_for(requirement)
+        decision = self._decide(gate, request, authorization)
+        if decision.refresh_issuer is not None:
+            refresh = self.keys.issuers[decision.refresh_issuer].refresh_for_unknown_kid
+            refreshed = await asyncio.to_thread(_attempt, refresh)
+            decision = self._after_refresh(decision, refreshed, gate, request, authorization)
+        return _outcome(decision, authorization)
 
-    def _decider(
-        self,
-        method: str,
-        host: str | None,
-        target: str,
-        authorization: Sequence[str],
-        requirement: Requirement | None,
-    ) -> Callable[[], Decision] | Outcome:
-        """The decision to take (and maybe take again after a key refresh), or a refusal of the request."""
+    def _read(self, method: str, host: str | None, target: str) -> OriginalRequest | Denial:
+        """The request the app names, or its refusal; remembered, as reading it is pure."""
         key = (method, host, target)
         request = self._requests.get(key)
         if request is None:
@@ -185,15 +187,16 @@ class Guard:
             if len(self._requests) >= _MEMO_LIMIT:
                 self._requests.clear()
             self._requests[key] = request
-        if isinstance(request, Denial):
-            return Outcome(request.status, denial=request)
+        return request
+
+    def _gate_for(self, requirement: Requirement) -> Gate:
+        """A gate whose one rule is the requirement, sharing the keys and the token cache."""
         gate = self._gates.get(requirement)
         if gate is None:
-            assert requirement is not None
             gate = self._gates[requirement] = Gate(
                 replace(self.config, rules=(requirement.rule(),)), self._authenticator
             )
-        return lambda: self._decide(gate, request, authorization)
+        return gate
 
     def _decide(self, gate: Gate, request: OriginalRequest, authorization: Sequence[str]) -> Decision:
         try:
@@ -203,18 +206,21 @@ class Guard:
             log.exception("authcheck: failed to decide")
             return Decision(503, request, denial=DecisionFailed())
 
-    def _blocking_step(self, decision: Decision) -> Callable[[], bool] | None:
-        """The key refresh after which the decision is worth taking again, if any."""
-        if decision.refresh_issuer is None:
-            return None
-        return self.keys.issuers[decision.refresh_issuer].refresh_for_unknown_kid
-
-    def _outcome(self, decision: Decision, authorization: Sequence[str]) -> Outcome:
-        if decision.denial is not None:
-            return Outcome(decision.status, denial=decision.denial)
-        if decision.identity is None:
-            return Outcome(decision.status)
-        return Outcome(decision.status, Auth(decision.identity, authorization))
+    def _after_refresh(
+        self,
+        decision: Decision,
+        refreshed: bool | KeysUnavailable,
+        gate: Gate,
+        request: OriginalRequest,
+        authorization: Sequence[str],
+    ) -> Decision:
+        """As service.decisions.decide_with_refresh, once the refresh is over."""
+        if isinstance(refreshed, KeysUnavailable):
+            if decision.denial is None:
+                return decision  # an anonymous rule answers without the token's identity
+            # The kid may be a key rotated in during the outage: "retry", not "sign in again".
+            return decision._replace(status=refreshed.status, denial=refreshed, refresh_issuer=None)
+        return self._decide(gate, request, authorization) if refreshed else decision
 
     # -- life ----------------------------------------------------------------------------
 
@@ -240,14 +246,12 @@ def _attempt(step: Callable[[], bool]) -> bool | KeysUnavailable:
         return unavailable
 
 
-def _after_step(decision: Decision, result: bool | KeysUnavailable, decide: Callable[[], Decision]) -> Decision:
-    """As service.decisions.decide_with_refresh, once the wait is over."""
-    if isinstance(result, KeysUnavailable):
-        if decision.denial is None:
-            return decision  # an anonymous rule answers without the token's identity
-        # The kid may be a key rotated in during the outage: "retry", not "sign in again".
-        return decision._replace(status=result.status, denial=result, refresh_issuer=None)
-    return decide() if result else decision
+def _outcome(decision: Decision, authorization: Sequence[str]) -> Outcome:
+    if decision.denial is not None:
+        return Outcome(decision.status, None, decision.denial)
+    if decision.identity is None:
+        return Outcome(decision.status)
+    return Outcome(decision.status, Auth(decision.identity, authorization))
 
 
 def _log_dropped_header(header: str, why: str) -> None:

@@ -192,10 +192,16 @@ class KeyStore:
                 client = self._client
         return client
 
+    @property
+    def ready(self) -> bool:
+        """Started in this process, and every issuer's first fetch has ended."""
+        if self._started and self._fetched_once:
+            return True
+        self._fetched_once = all(keys.attempted.is_set() for keys in self.issuers.values())
+        return self._started and self._fetched_once
+
     def start(self) -> None:
-        """Start the refresh threads in this process (again after a fork); cheap when started."""
-        if self._started:
-            return
+        """Start the refresh threads in this process (again after a fork)."""
         with self._start_lock:
             if self._started or self._closed:
                 return
@@ -209,13 +215,6 @@ class KeyStore:
         deadline = time.monotonic() + timeout
         for keys in self.issuers.values():
             keys.attempted.wait(max(0.0, deadline - time.monotonic()))
-
-    def starting(self) -> bool:
-        """Whether some issuer's first fetch in this process is still under way."""
-        if self._fetched_once:
-            return False
-        self._fetched_once = all(keys.attempted.is_set() for keys in self.issuers.values())
-        return not self._fetched_once
 
     def not_ready(self) -> dict[str, str]:
         """Issuers without usable keys, with the reason (for an app's readiness check)."""
