@@ -91,3 +91,41 @@ def test_a_denied_websocket_handshake_is_closed_before_accept(jwks: JwksServer, 
         sent = websocket_handshake(guarded, f"Bearer {token}")
         assert [m["type"] for m in sent] == ["websocket.accept", "websocket.send", "websocket.close"]
         assert sent[1]["text"] == "user-1"
+
+
+def test_django_decorator_wraps_sync_and_async_views(
+    jwks: JwksServer, keys: dict[str, SigningKey], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import django
+    from django.conf import settings
+    from django.http import HttpRequest, JsonResponse
+    from django.test import AsyncRequestFactory, RequestFactory
+
+    from authcheck import django as authcheck_django
+
+    if not settings.configured:
+        settings.configure(ALLOWED_HOSTS=["*"], AUTHCHECK={"config": service_config(jwks.issuer)})
+        django.setup()
+    with Guard.from_mapping(service_config(jwks.issuer)) as guard:
+        monkeypatch.setattr(authcheck_django, "_guard", guard)
+
+        @authcheck_django.requires_auth(any_scopes=["admin"])
+        def sync_view(request: HttpRequest) -> JsonResponse:
+            return JsonResponse({"subject": request.auth.subject})  # type: ignore[attr-defined]
+
+        @authcheck_django.requires_auth(any_scopes=["admin"])
+        async def async_view(request: HttpRequest) -> JsonResponse:
+            return JsonResponse({"subject": request.auth.subject})  # type: ignore[attr-defined]
+
+        admin = f"Bearer {mint(keys['ES384'], jwks.issuer, scope='admin')}"
+        reader = f"Bearer {mint(keys['ES384'], jwks.issuer, scope='read:orders')}"
+        allowed = sync_view(RequestFactory().post("/anything", headers={"Authorization": admin}))
+        assert allowed.status_code == 200 and allowed.content == b'{"subject": "user-1"}'
+        denied = sync_view(RequestFactory().post("/anything", headers={"Authorization": reader}))
+        assert denied.status_code == 403 and b'"code": "auth.insufficient_scope"' in denied.content
+        assert 'scope="admin"' in denied["WWW-Authenticate"]
+
+        allowed = asyncio.run(async_view(AsyncRequestFactory().post("/anything", headers={"Authorization": admin})))
+        assert allowed.status_code == 200 and allowed.content == b'{"subject": "user-1"}'
+        missing = asyncio.run(async_view(AsyncRequestFactory().post("/anything")))
+        assert missing.status_code == 401 and missing["Content-Type"] == "application/json"
