@@ -18,6 +18,15 @@ REPO = Path(__file__).resolve().parent.parent
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark `process` what starts processes: tests/e2e and every test of a real authcheck. Modules
+    that start other processes mark themselves (`pytestmark = pytest.mark.process`)."""
+    e2e = REPO / "tests" / "e2e"
+    for item in items:
+        if item.path.is_relative_to(e2e) or "start_service" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.process)
+
+
 @pytest.fixture(scope="session")
 def keys() -> dict[str, SigningKey]:
     """One key per algorithm family the service tests sign with."""

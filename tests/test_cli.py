@@ -19,6 +19,8 @@ from conftest import service_config
 from support.jwks_server import JwksServer, free_port
 from support.tokens import SigningKey, mint
 
+pytestmark = pytest.mark.process  # the CLI runs as `python -m authcheck` subprocesses
+
 CONFIGS = Path(__file__).parent / "configs"
 
 

@@ -18,6 +18,8 @@ import pytest
 from support import oidc_provider
 from support.oidc_provider import Client, OidcProvider, OidcProviderError, Resource, ec_key, rsa_key
 
+pytestmark = pytest.mark.process  # starts the node OpenID provider
+
 API = "https://api.example.com"
 RSA_API = "https://rsa-api.example.com"
 SCOPES = ["read:orders", "write:orders", "admin"]
