@@ -10,15 +10,19 @@ COPY pyproject.toml README.md ./
 COPY authcheck ./authcheck
 RUN pip wheel . --no-deps --no-cache-dir -w dist
 
-# Final stage: the installed wheel and its dependencies, no source tree, no build tools.
+# Final stage: the dependencies pinned in requirements/runtime.lock (hash-checked), then the wheel
+# without dependency resolution, so the image runs exactly the versions CI tested. No source tree.
 FROM python:3.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     AUTHCHECK_CONFIG=/etc/authcheck/authcheck.yaml \
     AUTHCHECK_HOST=0.0.0.0 \
     AUTHCHECK_PORT=8080
-RUN --mount=type=bind,from=builder,source=/src/dist,target=/dist \
-    pip install --no-cache-dir /dist/*.whl \
+RUN --mount=type=bind,source=requirements/runtime.lock,target=/tmp/runtime.lock \
+    --mount=type=bind,from=builder,source=/src/dist,target=/dist \
+    pip install --no-cache-dir --require-hashes -r /tmp/runtime.lock \
+    && pip install --no-cache-dir --no-deps /dist/*.whl \
+    && pip check \
     && groupadd --system --gid 10001 authcheck \
     && useradd --system --uid 10001 --gid 10001 --no-create-home --shell /usr/sbin/nologin authcheck
 USER 10001:10001

@@ -24,6 +24,8 @@ import pytest
 import yaml
 from e2e.harness import REPO, RecordingServer, nginx_main_conf, start_proxy, tool
 
+pytestmark = pytest.mark.process  # runs nginx, caddy, envoy, Traefik, hadolint, kubectl
+
 IDENTITY_HEADERS = (
     "X-Auth-Subject",
     "X-Auth-Issuer",
@@ -211,9 +213,41 @@ def test_image_runs_as_the_user_the_deployment_expects() -> None:
     assert (pod["securityContext"]["runAsUser"], pod["securityContext"]["runAsGroup"]) == (10001, 10001)
 
 
+def final_stage_install() -> tuple[dict[str, str], list[list[str]]]:
+    """The final stage's install RUN: its bind mounts (target -> `from:source`, or the context
+    path) and its `pip` commands, in order."""
+    [line] = [line for line in dockerfile_stages()[-1] if line.startswith("RUN ") and "pip install" in line]
+    words = shlex.split(line)[1:]
+    mounts: dict[str, str] = {}
+    while words[0].startswith("--mount="):
+        options = dict(item.split("=", 1) for item in words.pop(0).removeprefix("--mount=").split(","))
+        assert options["type"] == "bind", options
+        mounts[options["target"]] = f"{options['from']}:{options['source']}" if "from" in options else options["source"]
+    commands: list[list[str]] = [[]]
+    for word in words:
+        if word == "&&":
+            commands.append([])
+        else:
+            commands[-1].append(word)
+    return mounts, [command for command in commands if command[0] == "pip"]
+
+
+def test_image_installs_the_runtime_lock_then_the_wheel_alone() -> None:
+    """The image runs the versions CI tested: the hash-checked runtime lock, then the wheel with
+    no dependency resolution of its own, then `pip check` (the lock covers what the wheel needs)."""
+    mounts, pips = final_stage_install()
+    lock_target = next(target for target, source in mounts.items() if source == "requirements/runtime.lock")
+    assert pips[0][:2] == ["pip", "install"]
+    assert "--require-hashes" in pips[0] and pips[0][pips[0].index("-r") + 1] == lock_target
+    assert pips[1][:2] == ["pip", "install"] and "--no-deps" in pips[1]
+    assert pips[1][-1].endswith(".whl") and mounts[pips[1][-1].rsplit("/", 1)[0]] == "builder:/src/dist"
+    assert pips[2] == ["pip", "check"]
+
+
 def test_image_install_steps_work_in_a_clean_venv(tmp_path: Path) -> None:
-    """Replay the builder stage (its COPY sources, its `pip wheel` line), then install the
-    wheel into a fresh venv as the final stage does, and run the console script."""
+    """Replay the builder stage (its COPY sources, its `pip wheel` line), then the final stage's
+    pip commands in a fresh venv, with its bind mounts pointed at the same files, and run the
+    console script."""
     builder = dockerfile_stages()[0]
     src = tmp_path / "src"
     src.mkdir()
@@ -230,16 +264,32 @@ def test_image_install_steps_work_in_a_clean_venv(tmp_path: Path) -> None:
     wheel = run(sys.executable, "-m", *shlex.split(wheel_line)[1:], cwd=src)
     assert wheel.returncode == 0, wheel.stdout + wheel.stderr
 
+    mounts, pips = final_stage_install()
+    local = {
+        target: str(src / source.removeprefix("builder:/src/") if source.startswith("builder:") else REPO / source)
+        for target, source in mounts.items()
+    }
+
+    def mounted(arg: str) -> list[str]:
+        for target, path in local.items():
+            if arg == target:
+                return [path]
+            if arg.startswith(target + "/"):
+                found = sorted(str(p) for p in Path(path).glob(arg[len(target) + 1 :]))
+                assert len(found) == 1, (arg, found)
+                return found
+        return [arg]
+
     venv = tmp_path / "venv"
     # The clean venv must see only what it installed, not this tree through PYTHONPATH.
     clean = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     created = run(sys.executable, "-m", "venv", str(venv), env=clean)
     assert created.returncode == 0, created.stderr
-    wheels = sorted(str(p) for p in (src / "dist").glob("*.whl"))
-    assert len(wheels) == 1, wheels
-    install = run(str(venv / "bin/python"), "-m", "pip", "install", "--disable-pip-version-check", *wheels, env=clean)
-    assert install.returncode == 0, install.stdout[-3000:] + install.stderr[-3000:]
     python, script = str(venv / "bin/python"), str(venv / "bin/authcheck")
+    for pip in pips:
+        args = [mapped for arg in pip[1:] for mapped in mounted(arg)]
+        result = run(python, "-m", "pip", *args, "--disable-pip-version-check", env=clean)
+        assert result.returncode == 0, f"{pip}: {result.stdout[-3000:]}{result.stderr[-3000:]}"
     for command in ([script, "--help"], [python, "-m", "authcheck", "--help"]):
         result = run(*command, cwd=tmp_path, env=clean)
         assert result.returncode == 0, f"{command}: {result.stdout}{result.stderr}"
