@@ -284,6 +284,7 @@ def exact(patterns: dict[str, Any]) -> list[str]:
     return [p["exact"] for p in patterns["patterns"]]
 
 
+@pytest.mark.process  # runs the envoy or traefik binary
 @pytest.mark.parametrize("name", sorted(p.name for p in DATAPLANE.glob("*.yaml")))
 def test_dataplane_passes_envoy_validate(name: str) -> None:
     result = subprocess.run(
@@ -295,6 +296,7 @@ def test_dataplane_passes_envoy_validate(name: str) -> None:
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
 
+@pytest.mark.process  # runs the envoy or traefik binary
 def test_envoy_validate_rejects_a_broken_dataplane(tmp_path: Path) -> None:
     broken = tmp_path / "broken.yaml"
     broken.write_text((DATAPLANE / "istio-http.yaml").read_text().replace("path_prefix:", "path_prefixes:"))
@@ -396,6 +398,7 @@ def traefik_static(tmp_path: Path, text: str) -> Path:
     return path
 
 
+@pytest.mark.process  # runs the envoy or traefik binary
 def test_traefik_accepts_the_ingress_nginx_provider_config(tmp_path: Path) -> None:
     log = tmp_path / "traefik.log"
     process = start_traefik(traefik_static(tmp_path, (KIT / "traefik-ingress-nginx/traefik.yml").read_text()), log)
@@ -413,6 +416,7 @@ def test_traefik_accepts_the_ingress_nginx_provider_config(tmp_path: Path) -> No
     assert problems == []
 
 
+@pytest.mark.process  # runs the envoy or traefik binary
 def test_traefik_rejects_a_misspelled_provider_option(tmp_path: Path) -> None:
     text = (KIT / "traefik-ingress-nginx/traefik.yml").read_text().replace("ingressClass: nginx", "ingressClas: nginx")
     log = tmp_path / "traefik.log"
