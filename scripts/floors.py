@@ -23,7 +23,8 @@ def declared(pyproject: Path) -> list[Requirement]:
     for extra, requirements in project.get("optional-dependencies", {}).items():
         if extra not in SKIPPED_EXTRAS:
             lines.extend(requirements)
-    return [Requirement(line) for line in lines]
+    # `authcheck[grpc]` in an extra names requirements this list already holds.
+    return [r for r in map(Requirement, lines) if r.name != project["name"]]
 
 
 def main() -> int:
