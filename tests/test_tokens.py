@@ -127,7 +127,7 @@ def tampered(token: str, **overrides: Any) -> str:
 
 
 def check(token: str, config: IssuerConfig = CONFIG, keys: KeySet = KEYS) -> dict[str, Any]:
-    verified, key = verify(token, peek(token), config, keys)
+    verified, key = verify(token, peek(token), config, keys, time.time())
     assert key.key_id == peek(token).header.get("kid", key.key_id)
     return verified
 
@@ -138,7 +138,7 @@ def check(token: str, config: IssuerConfig = CONFIG, keys: KeySet = KEYS) -> dic
 @pytest.mark.parametrize("alg", ALGORITHMS)
 def test_valid_token_verifies_per_algorithm(alg: str) -> None:
     token = mint(alg)
-    verified, key = verify(token, peek(token), CONFIG, KEYS)
+    verified, key = verify(token, peek(token), CONFIG, KEYS, time.time())
     assert verified == jwt.decode(token, options={"verify_signature": False})
     assert key.key_id == kid_of(alg)
     assert alg in key.algorithms
@@ -567,7 +567,7 @@ REFUSED: list[Any] = [
 def test_refused(make: Callable[[], str], config: IssuerConfig, message: str, reason: str) -> None:
     token = make()
     with pytest.raises(InvalidToken) as caught:
-        verify(token, peek(token), config, KEYS)
+        verify(token, peek(token), config, KEYS, time.time())
     assert type(caught.value) is InvalidToken
     assert caught.value.message == message
     assert caught.value.reason == reason
@@ -578,7 +578,7 @@ def test_refused(make: Callable[[], str], config: IssuerConfig, message: str, re
 def test_unknown_kid_raises_unknown_key_id_so_the_caller_can_refresh() -> None:
     token = mint(headers={"kid": "rotated-2"})
     with pytest.raises(UnknownKeyId) as caught:
-        verify(token, peek(token), CONFIG, KEYS)
+        verify(token, peek(token), CONFIG, KEYS, time.time())
     assert caught.value.reason == "token_kid_unknown"
     assert caught.value.message == "The token's signing key (kid) is not in the issuer's key set."
 
@@ -601,7 +601,7 @@ def test_no_kid_with_two_candidate_keys_refused() -> None:
     )
     token = mint(headers={"kid": None})
     with pytest.raises(InvalidToken) as caught:
-        verify(token, peek(token), CONFIG, two_es384)
+        verify(token, peek(token), CONFIG, two_es384, time.time())
     assert caught.value.reason == "token_kid_missing"
     assert caught.value.message == "The token has no kid and the issuer publishes several keys."
 
@@ -610,7 +610,7 @@ def test_forbidden_header_refused_even_with_valid_signature_from_a_trusted_key()
     # The jwk header names the trusted key itself: still refused, never honoured.
     token = mint(headers={"jwk": public_jwk("ES384")})
     with pytest.raises(InvalidToken) as caught:
-        verify(token, peek(token), CONFIG, KEYS)
+        verify(token, peek(token), CONFIG, KEYS, time.time())
     assert caught.value.reason == "token_header_forbidden"
 
 
