@@ -1,21 +1,20 @@
 """The verified-token cache (Authenticator.verified): lifetime, revocation, what is per token
-and what is shared, bounds. A real KeySet (parse_jwks over the key's JWK) behind a settable
-key source, and a settable clock far from the wall clock, so expiry follows the fake clock.
+and what is shared, bounds. A real KeySet behind a swappable key source (support.static_keys),
+and a clock set years from the wall clock, so expiry can only follow the injected clock.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
+from support.static_keys import Clock, StaticKeys
 from support.tokens import AUDIENCE, mint, new_key
 
-from authcheck.config.model import CacheConfig, Config, IssuerConfig
+from authcheck.config.model import CacheConfig, Config
 from authcheck.core.authenticator import Authenticator, token_digest
 from authcheck.core.errors import InvalidToken
 from authcheck.core.identity import PROFILES, profile
-from authcheck.core.keys import KeySet, parse_jwks
 
 ISSUER = "https://issuer.example.test/oidc"
 NOW = 1_600_000_000.0  # years before the wall clock: a token valid only by the fake clock
@@ -23,30 +22,16 @@ KEY, OTHER = new_key("ES256", kid="k1"), new_key("ES256", kid="k2")
 EMAIL = (("X-Auth-Email", "email"),)
 
 
-class Keys:
-    """One issuer's keys as the authenticator sees them; the test swaps the key set."""
-
-    def __init__(self, *keys: Any) -> None:
-        self.config = IssuerConfig(issuer=ISSUER, audiences=(AUDIENCE,))
-        self.keys = self.key_set(*keys)
-
-    def key_set(self, *keys: Any) -> KeySet:
-        return parse_jwks(json.dumps({"keys": [key.public_jwk for key in keys]}), self.config.algorithms)
-
-    def usable(self) -> KeySet:
-        return self.keys
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> float:
-        return self.now
+def issuer_keys(*keys: Any) -> StaticKeys:
+    return StaticKeys(ISSUER, *keys)
 
 
 def authenticator(
-    keys: Keys, clock: Clock, max_entries: int = 100, max_ttl: int = 3600, headers: tuple[tuple[str, str], ...] = ()
+    keys: StaticKeys,
+    clock: Clock,
+    max_entries: int = 100,
+    max_ttl: int = 3600,
+    headers: tuple[tuple[str, str], ...] = (),
 ) -> Authenticator:
     config = Config(
         issuers=(keys.config,), rules=(), headers=headers, cache=CacheConfig(max_entries=max_entries, max_ttl=max_ttl)
@@ -64,7 +49,7 @@ def cached(auth: Authenticator, raw: str) -> bool:
 
 def test_the_fake_clock_decides_token_expiry_on_both_roads() -> None:
     """Valid by the injected clock though long expired by the wall clock; refused once the clock passes exp."""
-    keys, clock = Keys(KEY), Clock()
+    keys, clock = issuer_keys(KEY), Clock(NOW)
     auth = authenticator(keys, clock)
     assert auth.authenticate(token()).subject == "user-1"
     clock.now = NOW + 600 + 30 + 1  # past exp and the 30 s leeway
@@ -75,7 +60,7 @@ def test_the_fake_clock_decides_token_expiry_on_both_roads() -> None:
 
 
 def test_an_entry_expires_at_the_tokens_exp() -> None:
-    keys, clock = Keys(KEY), Clock()
+    keys, clock = issuer_keys(KEY), Clock(NOW)
     auth = authenticator(keys, clock)
     raw = token(exp_in=100)
     auth.authenticate(raw)
@@ -87,7 +72,7 @@ def test_an_entry_expires_at_the_tokens_exp() -> None:
 
 
 def test_an_entry_expires_at_max_ttl() -> None:
-    keys, clock = Keys(KEY), Clock()
+    keys, clock = issuer_keys(KEY), Clock(NOW)
     auth = authenticator(keys, clock, max_ttl=60)
     raw = token(exp_in=600)
     auth.authenticate(raw)
@@ -100,7 +85,7 @@ def test_an_entry_expires_at_max_ttl() -> None:
 
 
 def test_an_entry_is_dropped_when_its_key_leaves_the_key_set() -> None:
-    keys, clock = Keys(KEY, OTHER), Clock()
+    keys, clock = issuer_keys(KEY, OTHER), Clock(NOW)
     auth = authenticator(keys, clock)
     raw = token()
     auth.authenticate(raw)
@@ -110,7 +95,7 @@ def test_an_entry_is_dropped_when_its_key_leaves_the_key_set() -> None:
 
 
 def test_per_user_header_values_are_each_tokens_own() -> None:
-    keys, clock = Keys(KEY), Clock()
+    keys, clock = issuer_keys(KEY), Clock(NOW)
     auth = authenticator(keys, clock, headers=EMAIL)
     first, second = token("alice", email="alice@example.com"), token("bob", email="bob@example.com")
     for _ in range(2):  # verified, then from the cache
@@ -121,7 +106,7 @@ def test_per_user_header_values_are_each_tokens_own() -> None:
 
 
 def test_a_cache_hit_gives_the_identity_verification_gave() -> None:
-    keys, clock = Keys(KEY), Clock()
+    keys, clock = issuer_keys(KEY), Clock(NOW)
     auth = authenticator(keys, clock, headers=EMAIL)
     for raw in (token(email="e@example.com"), token(sub="x\ny", email="e@example.com"), token(email=None, sub=None)):
         verified = auth.authenticate(raw)
@@ -129,7 +114,7 @@ def test_a_cache_hit_gives_the_identity_verification_gave() -> None:
 
 
 def test_tokens_of_one_client_and_scope_set_share_one_profile() -> None:
-    keys, clock = Keys(KEY), Clock()
+    keys, clock = issuer_keys(KEY), Clock(NOW)
     auth = authenticator(keys, clock, headers=EMAIL)
     tokens = [token(f"user-{i}", email=f"u{i}@example.com") for i in range(3)]
     identities = [auth.authenticate(raw) for raw in tokens]
@@ -142,7 +127,7 @@ def test_tokens_of_one_client_and_scope_set_share_one_profile() -> None:
 
 
 def test_the_cache_is_bounded_least_recently_used_first() -> None:
-    keys, clock = Keys(KEY), Clock()
+    keys, clock = issuer_keys(KEY), Clock(NOW)
     auth = authenticator(keys, clock, max_entries=3)
     tokens = [token(f"user-{i}") for i in range(5)]
     for raw in tokens[:3]:
@@ -155,7 +140,7 @@ def test_the_cache_is_bounded_least_recently_used_first() -> None:
 
 
 def test_profiles_are_bounded() -> None:
-    keys, clock = Keys(KEY), Clock()
+    keys, clock = issuer_keys(KEY), Clock(NOW)
     auth = authenticator(keys, clock, max_entries=0)  # the token cache off: only profiles are built
     assert profile.cache_info().maxsize == PROFILES
     for i in range(PROFILES + 50):

@@ -709,3 +709,35 @@ SCOPES = [
 @pytest.mark.parametrize(("token_claims", "scope_claim", "expected"), SCOPES)
 def test_scopes_of(token_claims: dict[str, Any], scope_claim: str, expected: set[str]) -> None:
     assert scopes_of(token_claims, scope_claim) == frozenset(expected)
+
+
+def _nested_token(header_depth: int = 1, claims_depth: int = 1, text: str = "") -> str:
+    """A token with arrays nested that deep (1: a flat list) in its header and its claims; unsigned."""
+    header = {"alg": "ES256", "kid": kid_of("ES256"), "n": "NESTED"}
+    claims = {"iss": ISSUER, "n": "NESTED", "text": text}
+    segments = [
+        json.dumps(part).replace('"NESTED"', "[" * depth + "]" * depth)
+        for part, depth in ((header, header_depth), (claims, claims_depth))
+    ]
+    return ".".join([*(base64.urlsafe_b64encode(s.encode()).rstrip(b"=").decode() for s in segments), "c2ln"])
+
+
+NESTING = [
+    pytest.param({"claims_depth": 63}, None, id="claims-64-levels-with-the-object-accepted"),
+    pytest.param({"claims_depth": 64}, "token_too_deep", id="claims-65-levels-refused"),
+    pytest.param({"header_depth": 64}, "token_too_deep", id="header-65-levels-refused"),
+    pytest.param({"claims_depth": 2000}, "token_too_deep", id="claims-2000-levels-refused-not-recursion-error"),
+    pytest.param({"claims_depth": 3, "text": "[" * 200 + "{" * 200}, None, id="brackets-inside-strings-do-not-nest"),
+]
+
+
+@pytest.mark.parametrize(("shape", "reason"), NESTING)
+def test_json_nesting_limit(shape: dict[str, Any], reason: str | None) -> None:
+    token = _nested_token(**shape)
+    if reason is None:
+        assert peek(token).claims["iss"] == ISSUER
+        return
+    with pytest.raises(InvalidToken) as refused:
+        peek(token)
+    assert refused.value.reason == reason
+    assert "nests deeper than 64 levels" in refused.value.message

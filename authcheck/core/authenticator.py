@@ -151,7 +151,7 @@ class Authenticator:
         if (previous._claim_headers, previous._claim_paths) != (self._claim_headers, self._claim_paths):
             return 0
         kept_sources = set(self._issuers.values())
-        kept = [(digest, entry) for digest, entry in previous.verified.items() if entry.source[0] in kept_sources]
+        kept = [(digest, entry) for digest, entry in previous.verified.items() if entry.keys in kept_sources]
         for digest, entry in kept:
             self.verified.put(digest, entry)
         return len(kept)
