@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from conftest import service_config
 from cryptography.hazmat.primitives import serialization
+from support.configs import service_config
 from support.jwks_server import JwksServer
 from support.service import AuthcheckProcess
 from support.tokens import SigningKey, b64, claims, forge, mint, new_key, sign_raw

@@ -1,4 +1,4 @@
-"""build_identity and anonymous_headers: the identity headers the proxy copies upstream (pure).
+"""read_personal, Personal.identity and anonymous_headers: the identity headers the proxy copies upstream (pure).
 
 on_dropped is a plain list collector: every header left out for safety must be reported.
 """
@@ -14,8 +14,9 @@ from authcheck.core.identity import (
     ENVOY_REMOVE_HEADER,
     MAX_HEADER_VALUE_BYTES,
     Identity,
+    Personal,
     anonymous_headers,
-    build_identity,
+    read_personal,
 )
 
 ISSUER = "https://tenant.logto.app/oidc"
@@ -32,13 +33,14 @@ def build(
     claim_paths: frozenset[str] = frozenset(),
 ) -> tuple[Identity, list[tuple[str, str]]]:
     dropped: list[tuple[str, str]] = []
-    identity = build_identity(
+    parts = read_personal(
         {"iss": ISSUER, "aud": AUDIENCE, **claims},
         scope_claim,
         claim_headers,
         claim_paths,
         lambda name, why: dropped.append((name, why)),
     )
+    identity = Personal(*parts).identity()
     return identity, dropped
 
 

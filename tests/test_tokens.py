@@ -25,9 +25,19 @@ from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm, get_default_
 from authcheck.config.model import ASYMMETRIC_ALGORITHMS, IssuerConfig
 from authcheck.core.errors import InvalidToken, UnknownKeyId
 from authcheck.core.keys import KeySet, parse_jwks
-from authcheck.core.tokens import peek, scopes_of, verify
+from authcheck.core.tokens import UnverifiedToken, check_header, peek, scopes_of, verify_signed
 
 ISSUER = "https://tenant.logto.app/oidc"
+
+
+def verify(
+    token: str, unverified: UnverifiedToken, config: IssuerConfig, keys: KeySet, now: float
+) -> tuple[dict[str, Any], Any]:
+    """What the authenticator does: the header checks pick the key, then the signature and claims."""
+    key = check_header(unverified, config, keys)
+    return verify_signed(token, unverified, config, key, now), key
+
+
 AUDIENCE = "https://api.example.com"
 CONFIG = IssuerConfig(issuer=ISSUER, audiences=(AUDIENCE,))
 

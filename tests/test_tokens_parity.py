@@ -1,7 +1,7 @@
 """The fast verification road (authcheck.core.fast_jws) must agree with PyJWT on every token.
 
 A corpus of ordinary and odd tokens (every claim PyJWT checks, at and around each boundary,
-in every encoding PyJWT treats specially) goes through `tokens.verify` and through the
+in every encoding PyJWT treats specially) goes through `tokens.verify_signed` and through the
 PyJWT-only road (`jwt.decode` for everything but the dates, then the same date checks),
 answer by answer: the claims, or the exact refusal and any warning. In-process, at a frozen
 clock; an exception other than InvalidToken fails the test.
@@ -188,7 +188,7 @@ def outcome(road: Road, token: str, config: IssuerConfig) -> tuple[Any, ...]:
 
 
 def fast(token: str, unverified: tokens.UnverifiedToken, config: IssuerConfig, now: float) -> Any:
-    return tokens.verify(token, unverified, config, KEYS, now)[0]
+    return tokens.verify_signed(token, unverified, config, tokens.check_header(unverified, config, KEYS), now)
 
 
 def pyjwt_only(token: str, unverified: tokens.UnverifiedToken, config: IssuerConfig, now: float) -> Any:

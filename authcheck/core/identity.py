@@ -195,17 +195,6 @@ def read_personal(
     return shared, b"\n".join(values), subject, kept
 
 
-def build_identity(
-    claims: dict[str, Any],
-    scope_claim: str,
-    claim_headers: tuple[tuple[str, str], ...],
-    claim_paths: frozenset[str],
-    on_dropped: HeaderDropped,
-) -> Identity:
-    """The identity of a verified token's claims (what the cache would give back for it)."""
-    return Personal(*read_personal(claims, scope_claim, claim_headers, claim_paths, on_dropped)).identity()
-
-
 def anonymous_headers(claim_headers: tuple[tuple[str, str], ...]) -> tuple[tuple[bytes, bytes], ...]:
     """For a 200 without identity: ask Envoy to drop every identity header."""
     names = [name.lower() for name in (*BUILT_IN_HEADERS, *(h for h, _ in claim_headers))]

@@ -111,15 +111,6 @@ def _check_depth(data: bytes) -> None:
             depth -= 1
 
 
-def verify(
-    token: str, unverified: UnverifiedToken, issuer: IssuerConfig, keys: KeySet, now: float
-) -> tuple[dict[str, Any], SigningKey]:
-    """Return the token's verified claims and the key that signed it, or raise InvalidToken.
-    `now` is the caller's clock (seconds since the epoch)."""
-    signing_key = check_header(unverified, issuer, keys)
-    return verify_signed(token, unverified, issuer, signing_key, now), signing_key
-
-
 def check_header(unverified: UnverifiedToken, issuer: IssuerConfig, keys: KeySet) -> SigningKey:
     """Every check that comes before the signature (cheap: no cryptography); the key to verify with."""
     header = unverified.header

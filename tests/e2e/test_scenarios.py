@@ -45,11 +45,11 @@ from urllib.parse import unquote
 
 import grpc
 import pytest
-from conftest import service_config
 from envoy.config.core.v3.base_pb2 import HeaderValue, HeaderValueOption
 from envoy.service.auth.v3 import external_auth_pb2_grpc
 from envoy.service.auth.v3.external_auth_pb2 import CheckRequest, CheckResponse, OkHttpResponse
 from google.rpc.status_pb2 import Status
+from support.configs import service_config
 from support.jwks_server import JwksServer, free_port
 from support.service import AuthcheckProcess
 from support.tokens import SigningKey, mint, new_key
