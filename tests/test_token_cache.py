@@ -14,7 +14,7 @@ from support.tokens import AUDIENCE, mint, new_key
 from authcheck.config.model import CacheConfig, Config
 from authcheck.core.authenticator import Authenticator, token_digest
 from authcheck.core.errors import InvalidToken
-from authcheck.core.identity import PROFILES, profile
+from authcheck.core.identity import PROFILES, shared_profile
 
 ISSUER = "https://issuer.example.test/oidc"
 NOW = 1_600_000_000.0  # years before the wall clock: a token valid only by the fake clock
@@ -142,8 +142,8 @@ def test_the_cache_is_bounded_least_recently_used_first() -> None:
 def test_profiles_are_bounded() -> None:
     keys, clock = issuer_keys(KEY), Clock(NOW)
     auth = authenticator(keys, clock, max_entries=0)  # the token cache off: only profiles are built
-    assert profile.cache_info().maxsize == PROFILES
+    assert shared_profile.cache_info().maxsize == PROFILES
     for i in range(PROFILES + 50):
-        profile(ISSUER, (AUDIENCE,), frozenset({f"scope-{i}"}), "client", None, True, (b"x-auth-subject",), ())
-    assert profile.cache_info().currsize == PROFILES
+        shared_profile(ISSUER, (AUDIENCE,), frozenset({f"scope-{i}"}), "client", None, True, (b"x-auth-subject",), ())
+    assert shared_profile.cache_info().currsize == PROFILES
     assert auth.authenticate(token()).subject == "user-1"  # a profile let go is simply built again

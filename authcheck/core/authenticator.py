@@ -52,7 +52,7 @@ def token_digest(token: bytes) -> bytes:
 
 class _Verified(Personal):
     """One verified-token cache entry: the token's own identity part (its profile shared), and
-    until when, by which key, it stays valid. With its key and LRU slot: ~370 bytes
+    until when, by which key, it stays valid. With its key and LRU slot: ~390 bytes
     (docs/keys-and-caching.md, "The verified-token cache")."""
 
     __slots__ = ("expires_at", "key_id", "keys")

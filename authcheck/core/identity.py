@@ -3,7 +3,7 @@
 An identity is made of two parts, and the verified-token cache keeps them apart:
 - a `Profile`, what every token of one issuer, audience, client, organization and scope
   set has in common (with the same per-user headers set): those values, their prebuilt
-  header pairs and the Envoy remove-list. Profiles are interned (`profile`, a bounded
+  header pairs and the Envoy remove-list. Profiles are interned (`shared_profile`, a bounded
   LRU), so 100,000 cached tokens of one client share one;
 - a `Personal` part, the token's own: its subject, the values of the configured per-user
   claim headers (such as X-Auth-Email), and the claims some rule reads.
@@ -53,7 +53,7 @@ class Identity(NamedTuple):
 
 class Profile:
     """What an identity shares with every token of its issuer, audience, client, organization
-    and scope set that sets the same per-user headers. Immutable once built; interned by `profile`."""
+    and scope set that sets the same per-user headers. Immutable once built; interned by `shared_profile`."""
 
     __slots__ = (
         "audiences",
@@ -91,7 +91,7 @@ class Profile:
 
 
 @functools.lru_cache(maxsize=PROFILES)
-def profile(
+def shared_profile(
     issuer: str,
     audiences: tuple[str, ...],
     scopes: frozenset[str],
@@ -104,8 +104,12 @@ def profile(
     """The one Profile for these values. `value_names`: the per-user headers (X-Auth-Subject and the
     configured claim headers) a token sets; `unset_values`: those it leaves unset, lower-case."""
     dropped: list[tuple[str, str]] = []
-    shared = [(ISSUER, issuer), (SCOPES, " ".join(sorted(scopes)) or None), (CLIENT_ID, client_id)]
-    shared.append((ORGANIZATION_ID, organization_id))
+    shared = (
+        (ISSUER, issuer),
+        (SCOPES, " ".join(sorted(scopes)) or None),
+        (CLIENT_ID, client_id),
+        (ORGANIZATION_ID, organization_id),
+    )
     headers: list[tuple[bytes, bytes]] = []
     # The remove-list in header order: the subject, the shared headers, the configured ones.
     unset = [name for name in unset_values if name == _SUBJECT_NAME]
@@ -179,7 +183,7 @@ def read_personal(
             values.append(encoded)
     subject_header = bool(value_names) and value_names[0] == _SUBJECT_BYTES
     aud = claims["aud"]
-    shared = profile(
+    shared = shared_profile(
         claims["iss"],
         (aud,) if isinstance(aud, str) else tuple(aud),
         scopes_of(claims, scope_claim),
