@@ -874,10 +874,12 @@ def render(scenarios: dict[str, Scenario], extra: dict[str, Any], args: argparse
             f"{m['tokens']:,} distinct tokens cached (~{m['bytes_per_token']} bytes per token). "
             f"Target < 100 MB: {verdict}.\n"
         )
-    text += (
-        f"\nMedians of {args.rounds} rounds of {args.seconds:g} s; `wrk -t1 -c{CONNECTIONS}` on core {LOAD_CORE}, "
-        f"servers on core {SERVER_CORE}; run took {elapsed / 60:.1f} min.\n\nMachine: {machine()}.\n"
-    )
+    if scenarios:
+        text += (
+            f"\nMedians of {args.rounds} rounds of {args.seconds:g} s; `wrk -t1 -c{CONNECTIONS}` on core {LOAD_CORE}, "
+            f"servers on core {SERVER_CORE}."
+        )
+    text += f"\nThe run took {elapsed / 60:.1f} min.\n\nMachine: {machine()}.\n"
     return text
 
 
