@@ -274,3 +274,40 @@ def test_anonymous_headers_remove_every_identity_header(
 
 def test_built_in_headers_are_the_spec_names() -> None:
     assert [name.lower() for name in BUILT_IN_HEADERS] == BUILT_IN
+
+
+EMAIL_TENANT = (("X-Auth-Email", "email"), ("X-Auth-Tenant", "tenant"))
+PER_USER_NAMES = {b"x-auth-subject", b"x-auth-email", b"x-auth-tenant"}
+PER_USER = [
+    pytest.param({"sub": "u"}, (), {b"x-auth-subject": b"u"}, id="subject-only"),
+    pytest.param(
+        {"sub": "u", "email": "e@x"},
+        EMAIL_TENANT[:1],
+        {b"x-auth-subject": b"u", b"x-auth-email": b"e@x"},
+        id="subject-and-one",
+    ),
+    pytest.param(
+        {"sub": "u", "email": "e@x", "tenant": "t1"},
+        EMAIL_TENANT,
+        {b"x-auth-subject": b"u", b"x-auth-email": b"e@x", b"x-auth-tenant": b"t1"},
+        id="subject-and-two",
+    ),
+    pytest.param(
+        {"sub": "u\n", "email": "e@x", "tenant": "t1"},
+        EMAIL_TENANT,
+        {b"x-auth-email": b"e@x", b"x-auth-tenant": b"t1"},
+        id="two-without-subject",
+    ),
+    pytest.param({"email": "e@x"}, EMAIL_TENANT[:1], {b"x-auth-email": b"e@x"}, id="one-without-subject"),
+]
+
+
+@pytest.mark.parametrize(("claims", "claim_headers", "expected"), PER_USER)
+def test_per_user_headers_each_carry_their_own_value(
+    claims: dict[str, Any], claim_headers: tuple[tuple[str, str], ...], expected: dict[bytes, bytes]
+) -> None:
+    """However many per-user headers a token sets, each value lands under its own name."""
+    identity, _ = build(claims, claim_headers)
+    per_user = {name: value for name, value in header_map(identity).items() if name in PER_USER_NAMES}
+    assert per_user == expected
+    assert identity.subject == claims.get("sub")

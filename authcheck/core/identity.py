@@ -150,14 +150,22 @@ class Personal:
         self.claims = claims  # only the claims some rule's `claims` requirement reads
 
     def identity(self) -> Identity:
-        """The identity for one request: one split, one tuple."""
+        """The identity for one request (the cache-hit path: one or two small tuples, no zip)."""
         shared = self.profile
-        headers, subject = shared.headers, self.subject
-        if shared.value_names:
+        names, headers, subject = shared.value_names, shared.headers, self.subject
+        count = len(names)
+        if count == 1:  # the subject alone, usually
+            first = self.values
+            headers = ((names[0], first), *headers)
+        elif count == 2:  # the subject and one claim header such as X-Auth-Email
+            first, _, second = self.values.partition(b"\n")
+            headers = ((names[0], first), (names[1], second), *headers)
+        elif count:
             values = self.values.split(b"\n")
-            headers = (*zip(shared.value_names, values, strict=True), *headers)
-            if shared.subject_header:
-                subject = values[0].decode("latin-1")
+            first = values[0]
+            headers = (*zip(names, values, strict=True), *headers)
+        if count and shared.subject_header:
+            subject = first.decode("latin-1")
         return Identity(subject, shared.client_id, shared.issuer, shared.audiences, shared.scopes, self.claims, headers)
 
 
