@@ -25,7 +25,7 @@ or a stand-in slower than the shipped timeout. Traefik's timeout is a fixed 30 s
 requests start in the background when the module starts, and their tests collect the answers.
 
 One JWKS server and one authcheck per `ingress` setting serve the whole module; each proxy
-starts once per backend. The rules are the SPEC's example (tests/conftest.py `service_config`),
+starts once per backend. The rules are the SPEC's example (tests/support/configs.py `service_config`),
 plus an anonymous rule for the host `status.example.com`, so that a client-chosen host would
 open a door if a proxy let one reach authcheck.
 """
