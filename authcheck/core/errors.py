@@ -137,9 +137,6 @@ class RouteDenied(Denial):
     error = "forbidden"
     reason = "route_denied"
 
-    def __init__(self, message: str = "No rule allows this request.") -> None:
-        super().__init__(message)
-
 
 class RequestRejected(Denial):
     status = 403

@@ -37,9 +37,10 @@ REASONS: dict[str, str] = {
     "token_claim_type": "a claim has the wrong type (exp/nbf/iat not numbers; sub, client_id, azp, scopes...)",
     "route_issuer_not_accepted": "the rule accepts tokens of other issuers only",
     "route_audience_not_accepted": "the rule accepts tokens for other audiences only",
-    # auth.insufficient_scope / auth.insufficient_claims (403)
+    # auth.insufficient_scope / auth.insufficient_claims / auth.client_not_allowed (403)
     "insufficient_scope": "the token lacks a scope the rule requires",
     "insufficient_claims": "a claim does not hold what the rule requires",
+    "client_not_allowed": "the token's client (client_id, else azp) is not in the rule's `clients`",
     # auth.route_denied (403)
     "route_denied": "no rule matches the request and the default is deny",
     # auth.request_rejected (403): the original request cannot be read one way only
