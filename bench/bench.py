@@ -13,7 +13,9 @@ divides two numbers measured in the same run.
   (3) 10,000 distinct garbage tokens (401)            vs a bare app answering the same 401
   (4) nginx auth_request -> authcheck + upstream      vs nginx -> the same upstream
   plus: (1) with every decision logged; (2) with --workers 2 against 1 worker;
-  RSS with 100,000 cached tokens.
+  RSS with 100,000 cached tokens, without and with a per-user claim header (X-Auth-Email).
+
+`--only memory` runs the memory measurement alone.
 
 The crypto floor is one signature check per request: 1 / (time of one verification with
 PyJWT's algorithm object, on core 1, in this run).
@@ -87,9 +89,9 @@ def _public_jwk(alg: str, key: Any) -> dict[str, Any]:
     return {**jwk, "kid": alg.lower(), "alg": alg, "use": "sig"}
 
 
-def _mint(job: tuple[str, bytes, str, int, int]) -> list[str]:
-    """Tokens start..start+count-1 (a separate process: RSA signing is slow)."""
-    alg, pem, issuer, start, count = job
+def _mint(job: tuple[str, bytes, str, int, int, bool]) -> list[str]:
+    """Tokens start..start+count-1 (a separate process: RSA signing is slow); `email`: with an email claim."""
+    alg, pem, issuer, start, count, email = job
     key = serialization.load_pem_private_key(pem, password=None)
     now = int(time.time())
     header = {"kid": alg.lower(), "typ": "at+jwt"}
@@ -104,6 +106,7 @@ def _mint(job: tuple[str, bytes, str, int, int]) -> list[str]:
                 "iat": now,
                 "exp": now + 4 * 3600,
                 "jti": f"{alg}-{i}",
+                **({"email": f"user-{i:06d}@example.com"} if email else {}),
             },
             key,
             algorithm=alg,
@@ -144,12 +147,14 @@ class Issuer:
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
-    def mint(self, alg: str, count: int, start: int = 0) -> list[str]:
+    def mint(self, alg: str, count: int, start: int = 0, email: bool = False) -> list[str]:
         pem = self.keys[alg].private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
         chunk = max(1, count // 8)
-        jobs = [(alg, pem, self.issuer, s, min(chunk, start + count - s)) for s in range(start, start + count, chunk)]
+        jobs = [
+            (alg, pem, self.issuer, s, min(chunk, start + count - s), email) for s in range(start, start + count, chunk)
+        ]
         with ProcessPoolExecutor(2) as pool:
             return [token for part in pool.map(_mint, jobs) for token in part]
 
@@ -282,7 +287,9 @@ def running(servers: list[Server]) -> Iterator[None]:
             server.stop()
 
 
-def authcheck_config(workdir: Path, name: str, issuer: str, cache: dict[str, int] | None) -> Path:
+def authcheck_config(
+    workdir: Path, name: str, issuer: str, cache: dict[str, int] | None, headers: dict[str, str] | None = None
+) -> Path:
     path = workdir / f"{name}.yaml"
     config = {
         "issuers": [{"issuer": issuer, "audiences": [AUDIENCE]}],
@@ -296,6 +303,7 @@ def authcheck_config(workdir: Path, name: str, issuer: str, cache: dict[str, int
         "default": "deny",
         "ingress": "nginx",
         **({"cache": cache} if cache else {}),
+        **({"headers": headers} if headers else {}),
     }
     path.write_text(json.dumps(config, indent=2))  # JSON is YAML
     return path
@@ -459,7 +467,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=5.0, help="per wrk run")
     parser.add_argument("--quick", action="store_true", help="3 rounds of 2 s: a smoke run (ratios get noisy)")
-    parser.add_argument("--skip", default="", help="comma-separated: nginx,workers,memory,logging,parity")
+    parser.add_argument("--skip", default="", help="comma-separated: nginx,workers,memory,logging")
+    parser.add_argument("--only", choices=["memory"], help="run just this measurement")
     parser.add_argument("--out", type=Path, default=None, help="results directory (default bench/results/<time>)")
     parser.add_argument(
         "--profile",
@@ -476,13 +485,17 @@ def main() -> int:
         print("bench: needs 2 cores (server on core 1, wrk on core 0)", file=sys.stderr)
         return 2
 
-    if "parity" not in skip:
-        print("checking the fast verification road against PyJWT (bench/parity.py)...", flush=True)
-        subprocess.run([sys.executable, str(REPO / "bench/parity.py")], check=True)
-
     started = time.time()
     print("minting tokens...", flush=True)
     issuer = Issuer()
+    if args.only == "memory":
+        memory_file = _write(out / "memory-es256.txt", issuer.mint("ES256", MEMORY_TOKENS, start=10**6, email=True))
+        extra = {"memory": memory(out, issuer, memory_file, 0.0)}
+        memory_file.unlink()
+        report = render({}, extra, args, time.time() - started)
+        (out / "results.md").write_text(report)
+        print("\n" + report)
+        return 0
     token_files: dict[str, Path] = {}
     one = issuer.mint("ES384", 1)
     token_files["one"] = _write(out / "one-es384.txt", one)
@@ -490,7 +503,9 @@ def main() -> int:
         token_files[alg] = _write(out / f"distinct-{alg.lower()}.txt", issuer.mint(alg, DISTINCT_TOKENS))
     token_files["garbage"] = _write(out / "garbage.txt", garbage_tokens(DISTINCT_TOKENS, one[0]))
     if "memory" not in skip:
-        token_files["memory"] = _write(out / "memory-es256.txt", issuer.mint("ES256", MEMORY_TOKENS, start=10**6))
+        token_files["memory"] = _write(
+            out / "memory-es256.txt", issuer.mint("ES256", MEMORY_TOKENS, start=10**6, email=True)
+        )
     print(f"  done in {time.time() - started:.0f} s", flush=True)
 
     # Cache smaller than the 10,000-token rotation: every distinct token misses, is verified,
@@ -760,19 +775,32 @@ def scale_workers(
 
 
 def memory(out: Path, issuer: Issuer, tokens: Path, es256_rps: float) -> dict[str, Any]:
-    """RSS of one worker (default cache: 100,000 entries) before and after 100,000 distinct tokens."""
-    print("memory: 100,000 distinct ES256 tokens into a fresh authcheck...", flush=True)
-    config = authcheck_config(out, "authcheck-memory", issuer.issuer, None)
-    server, port = start_authcheck(out, "authcheck-memory", config)
+    """RSS of one worker (default cache: 100,000 entries) before and after 100,000 distinct tokens
+    (each with an email claim): without claim headers, and with `headers: {X-Auth-Email: email}`,
+    which gives every cached token a per-user header value of its own."""
+    return {
+        variant: _memory_run(out, issuer, tokens, es256_rps, variant, headers)
+        for variant, headers in (("plain", None), ("email-header", {"X-Auth-Email": "email"}))
+    }
+
+
+def _memory_run(
+    out: Path, issuer: Issuer, tokens: Path, es256_rps: float, variant: str, headers: dict[str, str] | None
+) -> dict[str, Any]:
+    print(f"memory ({variant}): 100,000 distinct ES256 tokens into a fresh authcheck...", flush=True)
+    name = f"authcheck-memory-{variant}"
+    config = authcheck_config(out, name, issuer.issuer, None, headers)
+    server, port = start_authcheck(out, name, config)
     with running([server]):
         at_start = server.rss_mb()
-        remaining, total = tokens, 0
-        for attempt in range(3):  # each wrk run starts its rotation at the top: feed it what is left
-            seconds = (MEMORY_TOKENS - total) / max(es256_rps, 500) * 1.3 + 2
+        remaining, total, rps = tokens, 0, es256_rps
+        for attempt in range(4):  # each wrk run starts its rotation at the top: feed it what is left
+            seconds = (MEMORY_TOKENS - total) / rps * 1.3 + 2 if rps else 2.0  # no rate known yet: measure it
             run = wrk(port, remaining, seconds)
             if run.non_2xx:
                 raise RuntimeError(f"memory: {run.non_2xx} refusals")
             total += run.requests
+            rps = max(run.rps, 500)
             if total >= MEMORY_TOKENS:
                 break
             remaining = _write(out / f"memory-rest-{attempt}.txt", tokens.read_text().split()[total:])
@@ -790,6 +818,8 @@ def memory(out: Path, issuer: Issuer, tokens: Path, es256_rps: float) -> dict[st
 
 def render(scenarios: dict[str, Scenario], extra: dict[str, Any], args: argparse.Namespace, elapsed: float) -> str:
     lines = ["| scenario | req/s | p50 | p99 | ratio to its baseline | target |", "|---|---:|---:|---:|---:|---|"]
+    if not scenarios:  # --only memory
+        lines = []
     for s in scenarios.values():
         rps = s.median("rps")
         ratio, verdict = "", ""
@@ -834,18 +864,22 @@ def render(scenarios: dict[str, Scenario], extra: dict[str, Any], args: argparse
             f"{w['1']['rss_mb_at_start']} MB with 1 worker, {w['2']['rss_mb_at_start']} MB with 2 "
             "(supervisor + workers).\n"
         )
-    if "memory" in extra:
-        m = extra["memory"]
+    for variant, what in (("plain", "no claim header"), ("email-header", "`headers: {X-Auth-Email: email}`")):
+        if variant not in extra.get("memory", {}):
+            continue
+        m = extra["memory"][variant]
         verdict = "met" if m["rss_mb_after"] < 100 and m["tokens"] >= MEMORY_TOKENS else "NOT met"
         text += (
-            f"\nMemory: one worker, RSS {m['rss_mb_at_start']} MB at start, {m['rss_mb_after']} MB with "
+            f"\nMemory, {what}: one worker, RSS {m['rss_mb_at_start']} MB at start, {m['rss_mb_after']} MB with "
             f"{m['tokens']:,} distinct tokens cached (~{m['bytes_per_token']} bytes per token). "
             f"Target < 100 MB: {verdict}.\n"
         )
-    text += (
-        f"\nMedians of {args.rounds} rounds of {args.seconds:g} s; `wrk -t1 -c{CONNECTIONS}` on core {LOAD_CORE}, "
-        f"servers on core {SERVER_CORE}; run took {elapsed / 60:.1f} min.\n\nMachine: {machine()}.\n"
-    )
+    if scenarios:
+        text += (
+            f"\nMedians of {args.rounds} rounds of {args.seconds:g} s; `wrk -t1 -c{CONNECTIONS}` on core {LOAD_CORE}, "
+            f"servers on core {SERVER_CORE}."
+        )
+    text += f"\nThe run took {elapsed / 60:.1f} min.\n\nMachine: {machine()}.\n"
     return text
 
 

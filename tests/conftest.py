@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.configs import service_config
 from support.jwks_server import JwksServer
 from support.service import AuthcheckProcess
-from support.tokens import AUDIENCE, SigningKey, new_key
+from support.tokens import SigningKey, new_key
 
 # Every `python -m authcheck` a test starts runs this tree (a git worktree, a fresh clone),
 # not whichever checkout the virtualenv happens to have installed in editable mode.
@@ -39,34 +40,6 @@ def jwks(keys: dict[str, SigningKey]) -> Iterator[JwksServer]:
     server.keys = [key.public_jwk for key in keys.values()]
     yield server
     server.stop()
-
-
-def service_config(issuer: str, **issuer_options: Any) -> dict[str, Any]:
-    """The config most service tests run: the SPEC's example rules."""
-    return {
-        "issuers": [{"issuer": issuer, "audiences": [AUDIENCE], **issuer_options}],
-        "rules": [
-            {
-                "name": "public",
-                "match": {"paths": ["/healthz", "/public/**"], "methods": ["GET", "HEAD"]},
-                "allow": "anonymous",
-            },
-            {"name": "preflight", "match": {"methods": ["OPTIONS"]}, "allow": "anonymous"},
-            {
-                "name": "orders-read",
-                "match": {"paths": ["/orders/**"], "methods": ["GET", "HEAD"]},
-                "scopes": ["read:orders"],
-            },
-            {
-                "name": "admin",
-                "match": {"hosts": ["admin.example.com"], "paths": ["/**"]},
-                "any_scopes": ["admin", "superuser"],
-            },
-            {"name": "signed-in", "match": {"paths": ["/me/**"]}, "allow": "authenticated"},
-        ],
-        "default": "deny",
-        "headers": {"X-Auth-Email": "email"},
-    }
 
 
 @pytest.fixture

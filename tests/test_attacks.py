@@ -16,11 +16,11 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from conftest import service_config
 from cryptography.hazmat.primitives import serialization
+from support.configs import service_config
 from support.jwks_server import JwksServer
 from support.service import AuthcheckProcess
-from support.tokens import SigningKey, b64, claims, forge, mint, new_key
+from support.tokens import SigningKey, b64, claims, forge, mint, new_key, sign_raw
 
 Attack = Callable[[SigningKey, str], dict[str, Any]]  # (trusted key, issuer) -> verify() kwargs
 
@@ -128,6 +128,9 @@ TOKEN_ATTACKS: dict[str, tuple[Attack, int, str]] = {
     "typ-plain-jwt": (lambda k, i: _bearer(mint(k, i, headers={"typ": "JWT"})), 401, "invalid_token"),
     "id-token-typ-missing": (lambda k, i: _bearer(mint(k, i, headers={"typ": None})), 401, "invalid_token"),
     "oversized-token": (lambda k, i: _bearer(mint(k, i, padding="x" * 9000)), 401, "invalid_token"),
+    # Validly signed, nested 2,000 deep: json.loads would hit the recursion limit (was a 503).
+    "deeply-nested-claims": (lambda k, i: _bearer(_nested_token(k, i, claims_depth=2000)), 401, "invalid_token"),
+    "deeply-nested-header": (lambda k, i: _bearer(_nested_token(k, i, header_depth=2000)), 401, "invalid_token"),
     "jwe-five-parts": (lambda k, i: _bearer("eyJhbGciOiJSU0EtT0FFUCJ9.a.b.c.d"), 401, "invalid_token"),
     "garbage-base64": (lambda k, i: _bearer("!!!.@@@.###"), 401, "invalid_token"),
     "header-is-array": (lambda k, i: _bearer(f"{b64(b'[1]')}.{b64(claims(i))}.c2ln"), 401, "invalid_token"),
@@ -166,6 +169,16 @@ TOKEN_ATTACKS: dict[str, tuple[Attack, int, str]] = {
 }
 
 
+def _nested_token(key: SigningKey, issuer: str, header_depth: int = 1, claims_depth: int = 1) -> str:
+    """Signed by the trusted key, with arrays nested that deep in the header and the claims."""
+    header = {"alg": key.alg, "kid": key.kid, "typ": "at+jwt", "n": "NESTED"}
+    parts = [
+        json.dumps(part).replace('"NESTED"', "[" * depth + "]" * depth).encode()
+        for part, depth in ((header, header_depth), ({**claims(issuer), "n": "NESTED"}, claims_depth))
+    ]
+    return sign_raw(key, *parts)
+
+
 def _attacker_header(issuer: str, name: str) -> dict[str, Any]:
     attacker = new_key("RS256", kid="trusted")
     return _bearer(mint(attacker, issuer, headers={name: attacker.public_jwk}))
@@ -183,6 +196,15 @@ REQUEST_ATTACKS: dict[str, tuple[dict[str, Any], int, str]] = {
     "above-root": ({"uri": "/../public/x"}, 403, "auth.request_rejected"),
     "tomcat-path-parameter": ({"uri": "/public/..;/orders/1"}, 403, "auth.request_rejected"),
     "bad-percent-encoding": ({"uri": "/public/%zz"}, 403, "auth.request_rejected"),
+    # Issue 12: paths a backend that decodes twice or normalizes Unicode (NFKC) reads as another route.
+    "fullwidth-solidus": ({"uri": "/public/..%EF%BC%8Forders/1"}, 403, "auth.request_rejected"),
+    "fullwidth-full-stops": ({"uri": "/public/%EF%BC%8E%EF%BC%8E/orders/1"}, 403, "auth.request_rejected"),
+    "one-dot-leaders": ({"uri": "/public/%E2%80%A4%E2%80%A4/orders/1"}, 403, "auth.request_rejected"),
+    "fullwidth-reverse-solidus": ({"uri": "/public/..%EF%BC%BCorders/1"}, 403, "auth.request_rejected"),
+    "double-encoded-dot-dot": ({"uri": "/public/%252e%252e/orders/1"}, 403, "auth.request_rejected"),
+    "double-encoded-slash": ({"uri": "/public/..%252Forders/1"}, 403, "auth.request_rejected"),
+    "invalid-utf8-once-decoded": ({"uri": "/public/%FF/x"}, 403, "auth.request_rejected"),
+    "raw-fragment": ({"uri": "/public/x#/../../orders/1"}, 403, "auth.request_rejected"),
     "absolute-uri-in-forwarded-uri": ({"uri": "http://evil.example/public/x"}, 403, "auth.request_rejected"),
     "smuggled-original-uri": (
         {"uri": "/orders/1", "headers": {"X-Original-URI": "/public/x"}},
@@ -241,6 +263,15 @@ def test_request_attack_refused(hardened: tuple[AuthcheckProcess, str], name: st
     kwargs, status, code = REQUEST_ATTACKS[name]
     response = _send(service, kwargs)
     assert (response.status_code, json.loads(response.content)["code"]) == (status, code)
+
+
+def test_a_deeply_nested_token_says_why(hardened: tuple[AuthcheckProcess, str], trusted: SigningKey) -> None:
+    service, issuer = hardened
+    response = _send(service, _bearer(_nested_token(trusted, issuer, claims_depth=2000)))
+    assert response.status_code == 401
+    assert "nests deeper than 64 levels" in response.headers["www-authenticate"]
+    ordinary = _send(service, _bearer(_nested_token(trusted, issuer, header_depth=32, claims_depth=32)))
+    assert ordinary.status_code == 200
 
 
 def test_corpus_controls_pass(hardened: tuple[AuthcheckProcess, str], trusted: SigningKey) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import service_config
+from support.configs import service_config
 from support.jwks_server import JwksServer, free_port
 from support.tokens import SigningKey, mint
 

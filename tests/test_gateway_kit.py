@@ -28,8 +28,8 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
-from conftest import service_config
 from e2e.harness import REPO, free_port, tool
+from support.configs import service_config
 from support.crd_schema import CrdVersion, load_crds, validate
 from support.jwks_server import JwksServer
 from support.service import AuthcheckProcess

@@ -11,13 +11,13 @@ from typing import Any
 import grpc
 import pytest
 import structlog
-from conftest import service_config
 from envoy.config.core.v3.base_pb2 import HeaderValue, HeaderValueOption
 from envoy.service.auth.v3 import external_auth_pb2_grpc
 from envoy.service.auth.v3.attribute_context_pb2 import AttributeContext
 from envoy.service.auth.v3.external_auth_pb2 import CheckRequest, CheckResponse
 from google.protobuf.json_format import MessageToDict
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from support.configs import service_config
 from support.jwks_server import JwksServer, free_port
 from support.tokens import SigningKey, mint
 

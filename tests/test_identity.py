@@ -1,4 +1,4 @@
-"""build_identity and anonymous_headers: the identity headers the proxy copies upstream (pure).
+"""read_personal, Personal.identity and anonymous_headers: the identity headers the proxy copies upstream (pure).
 
 on_dropped is a plain list collector: every header left out for safety must be reported.
 """
@@ -14,8 +14,9 @@ from authcheck.core.identity import (
     ENVOY_REMOVE_HEADER,
     MAX_HEADER_VALUE_BYTES,
     Identity,
+    Personal,
     anonymous_headers,
-    build_identity,
+    read_personal,
 )
 
 ISSUER = "https://tenant.logto.app/oidc"
@@ -32,13 +33,14 @@ def build(
     claim_paths: frozenset[str] = frozenset(),
 ) -> tuple[Identity, list[tuple[str, str]]]:
     dropped: list[tuple[str, str]] = []
-    identity = build_identity(
+    parts = read_personal(
         {"iss": ISSUER, "aud": AUDIENCE, **claims},
         scope_claim,
         claim_headers,
         claim_paths,
         lambda name, why: dropped.append((name, why)),
     )
+    identity = Personal(*parts).identity()
     return identity, dropped
 
 
@@ -272,3 +274,40 @@ def test_anonymous_headers_remove_every_identity_header(
 
 def test_built_in_headers_are_the_spec_names() -> None:
     assert [name.lower() for name in BUILT_IN_HEADERS] == BUILT_IN
+
+
+EMAIL_TENANT = (("X-Auth-Email", "email"), ("X-Auth-Tenant", "tenant"))
+PER_USER_NAMES = {b"x-auth-subject", b"x-auth-email", b"x-auth-tenant"}
+PER_USER = [
+    pytest.param({"sub": "u"}, (), {b"x-auth-subject": b"u"}, id="subject-only"),
+    pytest.param(
+        {"sub": "u", "email": "e@x"},
+        EMAIL_TENANT[:1],
+        {b"x-auth-subject": b"u", b"x-auth-email": b"e@x"},
+        id="subject-and-one",
+    ),
+    pytest.param(
+        {"sub": "u", "email": "e@x", "tenant": "t1"},
+        EMAIL_TENANT,
+        {b"x-auth-subject": b"u", b"x-auth-email": b"e@x", b"x-auth-tenant": b"t1"},
+        id="subject-and-two",
+    ),
+    pytest.param(
+        {"sub": "u\n", "email": "e@x", "tenant": "t1"},
+        EMAIL_TENANT,
+        {b"x-auth-email": b"e@x", b"x-auth-tenant": b"t1"},
+        id="two-without-subject",
+    ),
+    pytest.param({"email": "e@x"}, EMAIL_TENANT[:1], {b"x-auth-email": b"e@x"}, id="one-without-subject"),
+]
+
+
+@pytest.mark.parametrize(("claims", "claim_headers", "expected"), PER_USER)
+def test_per_user_headers_each_carry_their_own_value(
+    claims: dict[str, Any], claim_headers: tuple[tuple[str, str], ...], expected: dict[bytes, bytes]
+) -> None:
+    """However many per-user headers a token sets, each value lands under its own name."""
+    identity, _ = build(claims, claim_headers)
+    per_user = {name: value for name, value in header_map(identity).items() if name in PER_USER_NAMES}
+    assert per_user == expected
+    assert identity.subject == claims.get("sub")

@@ -7,11 +7,11 @@ import asyncio
 from typing import Any
 
 import pytest
-from conftest import service_config
 from flask import Flask, g
 from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
+from support.configs import service_config
 from support.jwks_server import JwksServer
 from support.tokens import SigningKey, mint
 

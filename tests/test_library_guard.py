@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from conftest import service_config
+from support.configs import service_config
 from support.jwks_server import JwksServer
 from support.tokens import SigningKey, mint, new_key
 

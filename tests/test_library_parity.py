@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import service_config
 from support.app_server import AppServer
+from support.configs import service_config
 from support.jwks_server import JwksServer
 from support.service import AuthcheckProcess
 from support.tokens import AUDIENCE, SigningKey, mint, new_key

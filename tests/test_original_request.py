@@ -29,9 +29,10 @@ def read(
     subpath: str | None = None,
     query: str = "",
 ) -> OriginalRequest:
-    """Call as the app does for `<method> /verify<subpath>?<query>` with these headers."""
+    """Call as the gate does for `<method> /verify<subpath>?<query>` with these headers: the
+    /verify query string is never passed on (SPEC: it is ignored), so it cannot count."""
     received = {name: (value,) if isinstance(value, str) else value for name, value in headers.items()}
-    return read_original_request(received, method, subpath, query, ingress)
+    return read_original_request(received, method, subpath, ingress)
 
 
 def rejection(headers: Sent, ingress: Ingress, verify: Verify) -> str:

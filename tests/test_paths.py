@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 
 from authcheck.core.errors import RequestRejected
@@ -31,7 +33,8 @@ NORMALIZED = [
     pytest.param("/a%3ab%40c", "/a%3Ab%40c", id="encoded-reserved-kept-hex-upper-cased"),
     pytest.param("/caf%c3%a9", "/caf%C3%A9", id="encoded-utf8-kept-hex-upper-cased"),
     pytest.param("/%25", "/%25", id="encoded-percent-kept"),
-    pytest.param("/%252e%252e/admin", "/%252e%252e/admin", id="double-encoded-dot-dot-not-decoded-twice"),
+    pytest.param("/%25x/%25-1", "/%25x/%25-1", id="encoded-percent-before-non-hex-kept"),
+    pytest.param("/caf%C3%A9/%E2%82%AC", "/caf%C3%A9/%E2%82%AC", id="encoded-utf8-letters-and-symbols-kept"),
     pytest.param("/a|b", "/a%7Cb", id="raw-pipe-escaped"),
     pytest.param("/a%7cb", "/a%7Cb", id="encoded-pipe-same-as-raw"),
     pytest.param("/q/{x}[y]", "/q/%7Bx%7D%5By%5D", id="raw-braces-and-brackets-escaped"),
@@ -96,6 +99,23 @@ REJECTED = [
     pytest.param("/a//../b", "path_ambiguous_dot_segment", id="dot-dot-after-double-slash-403"),
     pytest.param("/a//./../b", "path_ambiguous_dot_segment", id="dot-dot-after-double-slash-and-dot-403"),
     pytest.param("/%c0%ae%c0%ae/admin", "path_overlong_utf8", id="overlong-utf8-dot-403"),
+    # Issue 12: what a backend that decodes twice, or normalizes Unicode, reads another way.
+    pytest.param("/public/%252e%252e/admin/x", "path_double_encoded", id="double-encoded-dot-dot-403"),
+    pytest.param("/%252F", "path_double_encoded", id="double-encoded-slash-403"),
+    pytest.param("/%25%32%65", "path_double_encoded", id="double-encoding-with-encoded-digits-403"),
+    pytest.param("/%2525", "path_double_encoded", id="triple-encoding-403"),
+    pytest.param("/public/..%EF%BC%8Fadmin/x", "path_unicode_delimiter", id="fullwidth-solidus-403"),
+    pytest.param("/a%EF%BC%BCb", "path_unicode_delimiter", id="fullwidth-reverse-solidus-403"),
+    pytest.param("/%EF%BC%8E%EF%BC%8E/admin", "path_unicode_delimiter", id="fullwidth-full-stops-403"),
+    pytest.param("/%E2%80%A4%E2%80%A4/admin", "path_unicode_delimiter", id="one-dot-leaders-403"),
+    pytest.param("/x%E2%80%A5/admin", "path_unicode_delimiter", id="two-dot-leader-403"),
+    pytest.param("/a%EF%BC%9Bb", "path_unicode_delimiter", id="fullwidth-semicolon-403"),
+    pytest.param("/a%EF%BC%85%32%65", "path_unicode_delimiter", id="fullwidth-percent-403"),
+    pytest.param("/a%FFb", "path_invalid_utf8", id="invalid-utf8-byte-403"),
+    pytest.param("/a%C3", "path_invalid_utf8", id="truncated-utf8-403"),
+    pytest.param("/a%E2%82", "path_invalid_utf8", id="truncated-three-byte-utf8-403"),
+    pytest.param("/a%ED%A0%80", "path_invalid_utf8", id="utf8-surrogate-403"),
+    pytest.param("/a%80b", "path_invalid_utf8", id="lone-continuation-byte-403"),
     pytest.param("/a%c0%afb", "path_overlong_utf8", id="overlong-utf8-slash-403"),
 ]
 
@@ -106,3 +126,18 @@ def test_rejects_ambiguous(raw: str, reason: str) -> None:
         normalize_path(raw)
     assert caught.value.reason == reason
     assert caught.value.status == 403
+
+
+def _nfkc_delimiters(limit: int = 0x30000) -> list[str]:
+    """Every character (planes 0-2) whose compatibility form contains `/`, `\\` or `.`: computed, not listed."""
+    return [chr(c) for c in range(0x80, limit) if set(unicodedata.normalize("NFKC", chr(c))) & {"/", "\\", "."}]
+
+
+def test_every_character_nfkc_turns_into_a_slash_backslash_or_dot_is_refused() -> None:
+    found = _nfkc_delimiters()
+    assert {"\uff0f", "\uff3c", "\uff0e", "\u2024", "\ufe52"} <= set(found)  # the computation finds the known ones
+    for char in found:
+        escaped = "".join(f"%{byte:02X}" for byte in char.encode())
+        with pytest.raises(RequestRejected) as caught:
+            normalize_path(f"/public/..{escaped}admin")
+        assert caught.value.reason == "path_unicode_delimiter", char

@@ -9,7 +9,7 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
-from conftest import service_config
+from support.configs import service_config
 from support.jwks_server import JwksServer
 from support.tokens import SigningKey, mint
 from test_cli import authcheck, write_config

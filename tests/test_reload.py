@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import yaml
-from conftest import service_config
+from support.configs import service_config
 from support.jwks_server import JwksServer
 from support.service import AuthcheckProcess
 from support.tokens import SigningKey, mint

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import grpc
 import pytest
-from conftest import service_config
 from envoy.service.auth.v3 import external_auth_pb2_grpc
 from envoy.service.auth.v3.attribute_context_pb2 import AttributeContext
 from envoy.service.auth.v3.external_auth_pb2 import CheckRequest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from support.configs import service_config
 from support.jwks_server import JwksServer, free_port
 from support.service import AuthcheckProcess
 from support.tokens import SigningKey, mint

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-from conftest import service_config
+from support.configs import service_config
 from support.jwks_server import JwksServer, free_port
 from support.service import AuthcheckProcess
 from support.tokens import SigningKey, mint, new_key

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import httpx
-from conftest import service_config
+from support.configs import service_config
 from support.jwks_server import JwksServer
 from support.service import AuthcheckProcess
 from support.tokens import SigningKey, mint

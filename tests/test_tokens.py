@@ -25,9 +25,19 @@ from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm, get_default_
 from authcheck.config.model import ASYMMETRIC_ALGORITHMS, IssuerConfig
 from authcheck.core.errors import InvalidToken, UnknownKeyId
 from authcheck.core.keys import KeySet, parse_jwks
-from authcheck.core.tokens import peek, scopes_of, verify
+from authcheck.core.tokens import UnverifiedToken, check_header, peek, scopes_of, verify_signed
 
 ISSUER = "https://tenant.logto.app/oidc"
+
+
+def verify(
+    token: str, unverified: UnverifiedToken, config: IssuerConfig, keys: KeySet, now: float
+) -> tuple[dict[str, Any], Any]:
+    """What the authenticator does: the header checks pick the key, then the signature and claims."""
+    key = check_header(unverified, config, keys)
+    return verify_signed(token, unverified, config, key, now), key
+
+
 AUDIENCE = "https://api.example.com"
 CONFIG = IssuerConfig(issuer=ISSUER, audiences=(AUDIENCE,))
 
@@ -127,7 +137,7 @@ def tampered(token: str, **overrides: Any) -> str:
 
 
 def check(token: str, config: IssuerConfig = CONFIG, keys: KeySet = KEYS) -> dict[str, Any]:
-    verified, key = verify(token, peek(token), config, keys)
+    verified, key = verify(token, peek(token), config, keys, time.time())
     assert key.key_id == peek(token).header.get("kid", key.key_id)
     return verified
 
@@ -138,7 +148,7 @@ def check(token: str, config: IssuerConfig = CONFIG, keys: KeySet = KEYS) -> dic
 @pytest.mark.parametrize("alg", ALGORITHMS)
 def test_valid_token_verifies_per_algorithm(alg: str) -> None:
     token = mint(alg)
-    verified, key = verify(token, peek(token), CONFIG, KEYS)
+    verified, key = verify(token, peek(token), CONFIG, KEYS, time.time())
     assert verified == jwt.decode(token, options={"verify_signature": False})
     assert key.key_id == kid_of(alg)
     assert alg in key.algorithms
@@ -567,7 +577,7 @@ REFUSED: list[Any] = [
 def test_refused(make: Callable[[], str], config: IssuerConfig, message: str, reason: str) -> None:
     token = make()
     with pytest.raises(InvalidToken) as caught:
-        verify(token, peek(token), config, KEYS)
+        verify(token, peek(token), config, KEYS, time.time())
     assert type(caught.value) is InvalidToken
     assert caught.value.message == message
     assert caught.value.reason == reason
@@ -578,7 +588,7 @@ def test_refused(make: Callable[[], str], config: IssuerConfig, message: str, re
 def test_unknown_kid_raises_unknown_key_id_so_the_caller_can_refresh() -> None:
     token = mint(headers={"kid": "rotated-2"})
     with pytest.raises(UnknownKeyId) as caught:
-        verify(token, peek(token), CONFIG, KEYS)
+        verify(token, peek(token), CONFIG, KEYS, time.time())
     assert caught.value.reason == "token_kid_unknown"
     assert caught.value.message == "The token's signing key (kid) is not in the issuer's key set."
 
@@ -601,7 +611,7 @@ def test_no_kid_with_two_candidate_keys_refused() -> None:
     )
     token = mint(headers={"kid": None})
     with pytest.raises(InvalidToken) as caught:
-        verify(token, peek(token), CONFIG, two_es384)
+        verify(token, peek(token), CONFIG, two_es384, time.time())
     assert caught.value.reason == "token_kid_missing"
     assert caught.value.message == "The token has no kid and the issuer publishes several keys."
 
@@ -610,7 +620,7 @@ def test_forbidden_header_refused_even_with_valid_signature_from_a_trusted_key()
     # The jwk header names the trusted key itself: still refused, never honoured.
     token = mint(headers={"jwk": public_jwk("ES384")})
     with pytest.raises(InvalidToken) as caught:
-        verify(token, peek(token), CONFIG, KEYS)
+        verify(token, peek(token), CONFIG, KEYS, time.time())
     assert caught.value.reason == "token_header_forbidden"
 
 
@@ -709,3 +719,35 @@ SCOPES = [
 @pytest.mark.parametrize(("token_claims", "scope_claim", "expected"), SCOPES)
 def test_scopes_of(token_claims: dict[str, Any], scope_claim: str, expected: set[str]) -> None:
     assert scopes_of(token_claims, scope_claim) == frozenset(expected)
+
+
+def _nested_token(header_depth: int = 1, claims_depth: int = 1, text: str = "") -> str:
+    """A token with arrays nested that deep (1: a flat list) in its header and its claims; unsigned."""
+    header = {"alg": "ES256", "kid": kid_of("ES256"), "n": "NESTED"}
+    claims = {"iss": ISSUER, "n": "NESTED", "text": text}
+    segments = [
+        json.dumps(part).replace('"NESTED"', "[" * depth + "]" * depth)
+        for part, depth in ((header, header_depth), (claims, claims_depth))
+    ]
+    return ".".join([*(base64.urlsafe_b64encode(s.encode()).rstrip(b"=").decode() for s in segments), "c2ln"])
+
+
+NESTING = [
+    pytest.param({"claims_depth": 63}, None, id="claims-64-levels-with-the-object-accepted"),
+    pytest.param({"claims_depth": 64}, "token_too_deep", id="claims-65-levels-refused"),
+    pytest.param({"header_depth": 64}, "token_too_deep", id="header-65-levels-refused"),
+    pytest.param({"claims_depth": 2000}, "token_too_deep", id="claims-2000-levels-refused-not-recursion-error"),
+    pytest.param({"claims_depth": 3, "text": "[" * 200 + "{" * 200}, None, id="brackets-inside-strings-do-not-nest"),
+]
+
+
+@pytest.mark.parametrize(("shape", "reason"), NESTING)
+def test_json_nesting_limit(shape: dict[str, Any], reason: str | None) -> None:
+    token = _nested_token(**shape)
+    if reason is None:
+        assert peek(token).claims["iss"] == ISSUER
+        return
+    with pytest.raises(InvalidToken) as refused:
+        peek(token)
+    assert refused.value.reason == reason
+    assert "nests deeper than 64 levels" in refused.value.message

@@ -16,6 +16,7 @@ import structlog
 import uvicorn
 from starlette.applications import Starlette
 
+from authcheck.cli import probe
 from authcheck.cli.dev import DevIssuer, banner
 from authcheck.cli.explain import explain
 from authcheck.cli.policy_test import report, run_cases
@@ -94,6 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("schema", help="print the config file's JSON Schema")
 
+    probe.add_arguments(commands.add_parser("probe", help=probe.HELP))
+
     dev = commands.add_parser("dev", help="zero-setup demo with a development issuer")
     dev.add_argument("--port", type=int, default=8080)
     return parser
@@ -102,6 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.command == "probe":
+            return probe.run(args)
         if args.command == "dev":
             return _dev(args.port)
         if args.command == "schema":

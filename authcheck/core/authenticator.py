@@ -22,14 +22,7 @@ from typing import Protocol
 from authcheck.config.model import Config, IssuerConfig
 from authcheck.core.errors import InvalidToken, UnknownKeyId
 from authcheck.core.expiring_cache import LRU, ExpiringLRU
-from authcheck.core.identity import (
-    HeaderDropped,
-    Identity,
-    SharedValues,
-    build_identity,
-    compact,
-    expand,
-)
+from authcheck.core.identity import HeaderDropped, Identity, Personal, read_personal
 from authcheck.core.keys import KeySet
 from authcheck.core.tokens import check_header, peek, verify_signed
 
@@ -57,17 +50,16 @@ def token_digest(token: bytes) -> bytes:
     return digest.digest()
 
 
-class _Verified:
-    """One verified-token cache entry: with its key, ~350 bytes (docs/keys-and-caching.md)."""
+class _Verified(Personal):
+    """One verified-token cache entry: the token's own identity part (its profile shared), and
+    until when, by which key, it stays valid. With its key and LRU slot: ~390 bytes
+    (docs/keys-and-caching.md, "The verified-token cache")."""
 
-    __slots__ = ("expires_at", "profile", "source", "subject")
+    __slots__ = ("expires_at", "key_id", "keys")
 
-    def __init__(
-        self, expires_at: float, source: tuple[IssuerKeySource, str], identity: Identity, shared: SharedValues
-    ) -> None:
-        self.expires_at = expires_at
-        self.source = source  # (the issuer's keys, the signing key's id): shared by its tokens
-        self.subject, self.profile = compact(identity, shared)
+    expires_at: float
+    keys: IssuerKeySource  # the issuer's keys: shared by its tokens
+    key_id: str  # the signing key's id: the KeySet's own string, shared by its tokens
 
 
 class Authenticator:
@@ -84,7 +76,6 @@ class Authenticator:
         self._on_header_dropped = on_header_dropped
         self._clock = clock
         self._max_ttl = config.cache.max_ttl
-        self._shared = SharedValues()
         self.verified: LRU[bytes, _Verified] = LRU(config.cache.max_entries)
         self.refused: ExpiringLRU[bytes, InvalidToken] = ExpiringLRU(min(BAD_TOKEN_ENTRIES, config.cache.max_entries))
 
@@ -116,11 +107,10 @@ class Authenticator:
         if cached.expires_at <= self._clock():
             self.verified.discard(digest)
             return None
-        keys, key_id = cached.source
-        if key_id not in keys.usable().key_ids:
+        if cached.key_id not in cached.keys.usable().key_ids:
             self.verified.discard(digest)  # its key left the issuer's key set
             return None
-        return expand(cached.subject, cached.profile)
+        return cached.identity()
 
     def verify(self, token: str, digest: bytes) -> Identity:
         """Verify a token `recall` did not know, and remember the outcome.
@@ -138,19 +128,20 @@ class Authenticator:
         except UnknownKeyId as unknown:
             unknown.issuer = config.issuer
             raise
+        now = self._clock()
         try:
-            claims = verify_signed(token, unverified, config, key)
+            claims = verify_signed(token, unverified, config, key, now)
         except InvalidToken as exc:
             if exc.reason not in _TRANSIENT_REASONS:
-                self.refused.put(digest, _fresh(exc), self._clock() + BAD_TOKEN_TTL)
+                self.refused.put(digest, _fresh(exc), now + BAD_TOKEN_TTL)
             raise
-        identity = build_identity(
-            claims, config.scope_claim, self._claim_headers, self._claim_paths, self._on_header_dropped, self._shared
+        entry = _Verified(
+            *read_personal(claims, config.scope_claim, self._claim_headers, self._claim_paths, self._on_header_dropped)
         )
-        expires_at = min(float(claims["exp"]), self._clock() + self._max_ttl)
-        source = self._shared((issuer, key.key_id))
-        self.verified.put(digest, _Verified(expires_at, source, identity, self._shared))
-        return identity
+        entry.expires_at = min(float(claims["exp"]), now + self._max_ttl)
+        entry.keys, entry.key_id = issuer, key.key_id
+        self.verified.put(digest, entry)
+        return entry.identity()
 
     def inherit(self, previous: Authenticator) -> int:
         """Take over `previous`'s verified tokens whose issuer keys this one still uses (a config
@@ -160,7 +151,7 @@ class Authenticator:
         if (previous._claim_headers, previous._claim_paths) != (self._claim_headers, self._claim_paths):
             return 0
         kept_sources = set(self._issuers.values())
-        kept = [(digest, entry) for digest, entry in previous.verified.items() if entry.source[0] in kept_sources]
+        kept = [(digest, entry) for digest, entry in previous.verified.items() if entry.keys in kept_sources]
         for digest, entry in kept:
             self.verified.put(digest, entry)
         return len(kept)

@@ -25,6 +25,7 @@ from authcheck.core.authenticator import Authenticator, token_digest
 from authcheck.core.bearer import extract_bearer
 from authcheck.core.captures import NO_CAPTURES, Captures
 from authcheck.core.errors import Denial, RouteDenied, UnknownKeyId
+from authcheck.core.expiring_cache import LRU
 from authcheck.core.identity import Identity, anonymous_headers
 from authcheck.core.original_request import Headers, OriginalRequest, read_original_request
 from authcheck.core.rules import Matched, RuleSet, authorize
@@ -59,7 +60,7 @@ class Gate:
         self._authenticator = authenticator
         self._anonymous_headers = anonymous_headers(config.headers)
         # raw header lines -> (original request, what it matched), or the request's refusal
-        self._requests: dict[Hashable, tuple[OriginalRequest, Matched] | Denial] = {}
+        self._requests: LRU[Hashable, tuple[OriginalRequest, Matched] | Denial] = LRU(_MEMO_LIMIT)
 
     @property
     def authenticator(self) -> Authenticator:
@@ -75,19 +76,18 @@ class Gate:
     ) -> Decision:
         """`raw_headers`, when given, is everything `headers` was read from (the /verify
         request's method, path and header lines, less Authorization and X-Request-Id):
-        reading the original request is pure, so its outcome is remembered by it."""
+        reading the original request is pure, so its outcome is remembered by it.
+        `verify_query` is not read (SPEC: the /verify query string is ignored)."""
         known = self._requests.get(raw_headers) if raw_headers is not None else None
         if known is None:
             try:
-                request = read_original_request(headers, verify_method, envoy_subpath, verify_query, self._ingress)
+                request = read_original_request(headers, verify_method, envoy_subpath, self._ingress)
             except Denial as denial:
                 known = denial.with_traceback(None)
             else:
                 known = request, self._rules.matching(request)
             if raw_headers is not None:
-                if len(self._requests) >= _MEMO_LIMIT:
-                    self._requests.clear()
-                self._requests[raw_headers] = known
+                self._requests.put(raw_headers, known)
         if isinstance(known, Denial):
             return Decision(known.status, denial=known)
         return self._decide_matched(known[0], known[1], headers.get("authorization", ()))

@@ -1,15 +1,21 @@
 """Who a verified token speaks for, and the identity headers the proxy copies upstream.
 
-Built once per verified token. The verified-token cache keeps it `compact`: the subject,
-and a profile shared by every token of the same issuer, client and scopes (so 100,000
-cached tokens fit in ~35 MB); `expand` rebuilds it for each request.
+An identity is made of two parts, and the verified-token cache keeps them apart:
+- a `Profile`, what every token of one issuer, audience, client, organization and scope
+  set has in common (with the same per-user headers set): those values, their prebuilt
+  header pairs and the Envoy remove-list. Profiles are interned (`shared_profile`, a bounded
+  LRU), so 100,000 cached tokens of one client share one;
+- a `Personal` part, the token's own: its subject, the values of the configured per-user
+  claim headers (such as X-Auth-Email), and the claims some rule reads.
+`Personal.identity()` joins them for a request.
 """
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple, TypeVar
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 from authcheck.core.claims import retained
 from authcheck.core.tokens import scopes_of
@@ -29,14 +35,10 @@ ENVOY_REMOVE_HEADER = b"x-envoy-auth-headers-to-remove"
 HeaderDropped = Callable[[str, str], None]  # (header name, why)
 
 _CONTROL_CHARACTER = re.compile("[\x00-\x1f\x7f]").search
-_NAME_BYTES = {name: name.lower().encode() for name in BUILT_IN_HEADERS}
-_SUBJECT_BYTES = _NAME_BYTES[SUBJECT]
-# Headers whose values repeat across tokens (one issuer, a few scope sets and clients):
-# identities share one (name, value) pair instead of holding a copy each.
-_SHARED_HEADERS = frozenset({ISSUER, SCOPES, CLIENT_ID, ORGANIZATION_ID})
+_SUBJECT_NAME = SUBJECT.lower()
+_SUBJECT_BYTES = _SUBJECT_NAME.encode()
 _NO_CLAIMS: dict[str, Any] = {}  # shared by every identity that retains no claim; never mutated
-
-T = TypeVar("T")
+PROFILES = 4096  # distinct profiles kept interned; past it the least recently used is let go
 
 
 class Identity(NamedTuple):
@@ -49,196 +51,166 @@ class Identity(NamedTuple):
     headers: tuple[tuple[bytes, bytes], ...]  # ready for the ASGI response
 
 
-class SharedValues:
-    """Hands out one object for equal values, so that 100,000 cached identities of one
-    issuer hold one issuer string, one scope set per distinct scope, and so on.
+class Profile:
+    """What an identity shares with every token of its issuer, audience, client, organization
+    and scope set that sets the same per-user headers. Immutable once built; interned by `shared_profile`."""
 
-    Bounded: past `limit` distinct values it starts over (objects handed out stay valid).
-    """
+    __slots__ = (
+        "audiences",
+        "client_id",
+        "dropped",
+        "headers",
+        "issuer",
+        "organization_id",
+        "scopes",
+        "subject_header",
+        "value_names",
+    )
 
-    def __init__(self, limit: int = 4096) -> None:
-        self._limit = limit
-        self._table: dict[object, object] = {}
-
-    def __call__(self, value: T, key: object = None) -> T:
-        """The shared object equal to `value` (or filed under `key`, for unhashable values)."""
-        key = value if key is None else key
-        found = self._table.get(key)
-        if found is None:
-            if len(self._table) >= self._limit:
-                self._table.clear()
-            self._table[key] = found = value
-        return found  # type: ignore[return-value]
-
-    def get(self, key: object) -> Any:
-        return self._table.get(key)
-
-
-def _unshared(value: T, key: object = None) -> T:
-    return value
-
-
-class _Common(NamedTuple):
-    """What an identity has in common with every token of its issuer, client and scope set."""
-
-    client_id: str | None
-    issuer: str
-    audiences: tuple[str, ...]
-    scopes: frozenset[str]
-    headers: tuple[tuple[bytes, bytes], ...]  # issuer, scopes, client id, organization id: those set
-    unset: tuple[str, ...]  # the names of those not set
-    dropped: tuple[tuple[str, str], ...]  # (header, why) for each left out for safety
+    def __init__(
+        self,
+        issuer: str,
+        audiences: tuple[str, ...],
+        scopes: frozenset[str],
+        client_id: str | None,
+        organization_id: str | None,
+        subject_header: bool,
+        value_names: tuple[bytes, ...],
+        headers: tuple[tuple[bytes, bytes], ...],
+        dropped: tuple[tuple[str, str], ...],
+    ) -> None:
+        self.issuer = issuer
+        self.audiences = audiences
+        self.scopes = scopes
+        self.client_id = client_id
+        self.organization_id = organization_id
+        self.subject_header = subject_header  # whether X-Auth-Subject carries the subject (value_names[0])
+        self.value_names = value_names  # the per-user headers set, in order: the names of Personal.values
+        self.headers = headers  # issuer, scopes, client id, organization id (those set), then the remove-list
+        self.dropped = dropped  # (header, why) for each shared header left out for safety
 
 
-_COMMON = object()  # marks _Common keys in a SharedValues table
+@functools.lru_cache(maxsize=PROFILES)
+def shared_profile(
+    issuer: str,
+    audiences: tuple[str, ...],
+    scopes: frozenset[str],
+    client_id: str | None,
+    organization_id: str | None,
+    subject_header: bool,
+    value_names: tuple[bytes, ...],
+    unset_values: tuple[str, ...],
+) -> Profile:
+    """The one Profile for these values. `value_names`: the per-user headers (X-Auth-Subject and the
+    configured claim headers) a token sets; `unset_values`: those it leaves unset, lower-case."""
+    dropped: list[tuple[str, str]] = []
+    shared = (
+        (ISSUER, issuer),
+        (SCOPES, " ".join(sorted(scopes)) or None),
+        (CLIENT_ID, client_id),
+        (ORGANIZATION_ID, organization_id),
+    )
+    headers: list[tuple[bytes, bytes]] = []
+    # The remove-list in header order: the subject, the shared headers, the configured ones.
+    unset = [name for name in unset_values if name == _SUBJECT_NAME]
+    for name, value in shared:
+        encoded = _header_value(name, value, lambda header, why: dropped.append((header, why)))
+        if encoded is None:
+            unset.append(name.lower())
+        else:
+            headers.append((name.lower().encode(), encoded))
+    unset += [name for name in unset_values if name != _SUBJECT_NAME]
+    if unset:
+        headers.append((ENVOY_REMOVE_HEADER, ",".join(unset).encode()))
+    return Profile(
+        issuer,
+        audiences,
+        scopes,
+        client_id,
+        organization_id,
+        subject_header,
+        value_names,
+        tuple(headers),
+        tuple(dropped),
+    )
 
 
-def build_identity(
+class Personal:
+    """What an identity has of its own token, and its shared Profile. The verified-token cache
+    keeps one per token, so it holds as few objects as it can (docs/keys-and-caching.md)."""
+
+    __slots__ = ("claims", "profile", "subject", "values")
+
+    def __init__(self, profile: Profile, values: bytes, subject: str | None, claims: dict[str, Any]) -> None:
+        self.profile = profile
+        # The token's per-user header values, named by profile.value_names (the subject's first
+        # when profile.subject_header), joined by a newline: no header value can hold one.
+        self.values = values
+        self.subject = None if profile.subject_header else subject  # else it is values' first
+        self.claims = claims  # only the claims some rule's `claims` requirement reads
+
+    def identity(self) -> Identity:
+        """The identity for one request (the cache-hit path: one or two small tuples, no zip)."""
+        shared = self.profile
+        names, headers, subject = shared.value_names, shared.headers, self.subject
+        count = len(names)
+        if count == 1:  # the subject alone, usually
+            first = self.values
+            headers = ((names[0], first), *headers)
+        elif count == 2:  # the subject and one claim header such as X-Auth-Email
+            first, _, second = self.values.partition(b"\n")
+            headers = ((names[0], first), (names[1], second), *headers)
+        elif count:
+            values = self.values.split(b"\n")
+            first = values[0]
+            headers = (*zip(names, values, strict=True), *headers)
+        if count and shared.subject_header:
+            subject = first.decode("latin-1")
+        return Identity(subject, shared.client_id, shared.issuer, shared.audiences, shared.scopes, self.claims, headers)
+
+
+def read_personal(
     claims: dict[str, Any],
     scope_claim: str,
     claim_headers: tuple[tuple[str, str], ...],
     claim_paths: frozenset[str],
     on_dropped: HeaderDropped,
-    shared: Callable[..., Any] = _unshared,
-) -> Identity:
-    """`shared` (a SharedValues) lets identities that are kept for long share equal values,
-    and works out what the tokens of one issuer, client and scope set have in common once."""
+) -> tuple[Profile, bytes, str | None, dict[str, Any]]:
+    """The arguments of Personal (or of a subclass) for a verified token's claims; every header
+    left out for safety is reported to `on_dropped`, for this token."""
+    value_names: list[bytes] = []
+    values: list[bytes] = []
+    unset_values: list[str] = []
     subject = claims.get("sub")
-    headers, unset = _encode(((SUBJECT, subject),), on_dropped, shared)
-    common = _common(claims, scope_claim, shared)
-    for name, why in common.dropped:
-        on_dropped(name, why)
-    headers += common.headers
-    unset += common.unset
-    if claim_headers:
-        more_headers, more_unset = _encode(
-            [(header, claims.get(claim)) for header, claim in claim_headers], on_dropped, shared
-        )
-        headers += more_headers
-        # A name listed twice (a configured header shadowing a built-in) is unset only if neither set it.
-        set_names = {name for name, _ in headers}
-        unset = [name for name in (*unset, *more_unset) if name.encode() not in set_names]
-    if unset:
-        headers.append(shared((ENVOY_REMOVE_HEADER, ",".join(unset).encode())))
-    return Identity(
-        subject,
-        common.client_id,
-        common.issuer,
-        common.audiences,
-        common.scopes,
-        retained(claims, claim_paths) if claim_paths else _NO_CLAIMS,
-        tuple(headers),
-    )
-
-
-def _common(claims: dict[str, Any], scope_claim: str, shared: Callable[..., Any]) -> _Common:
-    memo = shared if isinstance(shared, SharedValues) else None
-    key: tuple[object, ...] = ()
-    if memo is not None:
-        scope, aud = claims.get(scope_claim), claims["aud"]
-        key = (
-            _COMMON,
-            scope_claim,
-            claims["iss"],
-            tuple(scope) if isinstance(scope, list) else scope,
-            claims.get("client_id"),
-            claims.get("azp"),
-            claims.get("organization_id"),
-            tuple(aud) if isinstance(aud, list) else aud,
-        )
-        try:
-            found: _Common | None = memo.get(key)
-        except TypeError:  # an unhashable claim value: work it out for this token alone
-            memo = None
-        else:
-            if found is not None:
-                return found
-    scopes = shared(scopes_of(claims, scope_claim))
-    client_id = claims.get("client_id") or claims.get("azp")
-    if isinstance(client_id, str):
-        client_id = shared(client_id)
-    dropped: list[tuple[str, str]] = []
-    headers, unset = _encode(
-        (
-            (ISSUER, claims["iss"]),
-            (SCOPES, " ".join(sorted(scopes)) if scopes else None),
-            (CLIENT_ID, client_id),
-            (ORGANIZATION_ID, claims.get("organization_id")),
-        ),
-        lambda name, why: dropped.append((name, why)),
-        shared,
-    )
-    aud = claims["aud"]
-    common = _Common(
-        client_id,
-        shared(claims["iss"]),
-        shared((aud,) if isinstance(aud, str) else tuple(aud)),
-        scopes,
-        tuple(headers),
-        tuple(unset),
-        tuple(dropped),
-    )
-    return memo(common, key=key) if memo is not None else common
-
-
-def _encode(
-    values: Sequence[tuple[str, object]], on_dropped: HeaderDropped, shared: Callable[..., Any]
-) -> tuple[list[tuple[bytes, bytes]], list[str]]:
-    """(the headers set, the lower-case names of those left unset)."""
-    headers: list[tuple[bytes, bytes]] = []
-    unset: list[str] = []
-    for name, value in values:
-        encoded = _header_value(name, value, on_dropped)
+    for header, value in ((SUBJECT, subject), *((header, claims.get(claim)) for header, claim in claim_headers)):
+        encoded = _header_value(header, value, on_dropped)
         if encoded is None:
-            unset.append(name.lower())
-            continue
-        pair = (_NAME_BYTES.get(name) or name.lower().encode(), encoded)
-        headers.append(shared(pair) if name in _SHARED_HEADERS else pair)
-    return headers, unset
+            unset_values.append(header.lower())
+        else:
+            value_names.append(header.lower().encode())
+            values.append(encoded)
+    subject_header = bool(value_names) and value_names[0] == _SUBJECT_BYTES
+    aud = claims["aud"]
+    shared = shared_profile(
+        claims["iss"],
+        (aud,) if isinstance(aud, str) else tuple(aud),
+        scopes_of(claims, scope_claim),
+        claims.get("client_id") or claims.get("azp"),
+        claims.get("organization_id"),
+        subject_header,
+        tuple(value_names),
+        tuple(unset_values),
+    )
+    for name, why in shared.dropped:
+        on_dropped(name, why)
+    kept = retained(claims, claim_paths) if claim_paths else _NO_CLAIMS
+    return shared, b"\n".join(values), subject, kept
 
 
 def anonymous_headers(claim_headers: tuple[tuple[str, str], ...]) -> tuple[tuple[bytes, bytes], ...]:
     """For a 200 without identity: ask Envoy to drop every identity header."""
     names = [name.lower() for name in (*BUILT_IN_HEADERS, *(h for h, _ in claim_headers))]
     return ((ENVOY_REMOVE_HEADER, ",".join(names).encode()),)
-
-
-def compact(identity: Identity, shared: Callable[..., Any] = _unshared) -> tuple[bytes | str | None, Identity]:
-    """(subject, profile): how the verified-token cache keeps an identity.
-
-    The subject is what is the token's own, kept as the header value it travels as when
-    it has one; the profile is the rest (subject None, headers after the subject's), which
-    every token of one issuer, client and scope set shares.
-    """
-    headers = identity.headers
-    subject: bytes | str | None = identity.subject
-    if (
-        headers
-        and headers[0][0] == _SUBJECT_BYTES
-        and isinstance(subject, str)
-        and headers[0][1] == subject.encode("latin-1")
-    ):
-        subject, headers = headers[0][1], headers[1:]
-    profile = Identity(None, *identity[1:6], headers)
-    if identity.claims is _NO_CLAIMS:
-        profile = shared(profile, key=(*profile[1:5], headers))  # all but the (unhashable) claims
-    return subject, profile
-
-
-def expand(subject: bytes | str | None, profile: Identity) -> Identity:
-    """The identity `compact` took apart."""
-    _, client_id, issuer, audiences, scopes, claims, headers = profile
-    if type(subject) is bytes:
-        return Identity(
-            subject.decode("latin-1"),
-            client_id,
-            issuer,
-            audiences,
-            scopes,
-            claims,
-            ((_SUBJECT_BYTES, subject), *headers),
-        )
-    return Identity(subject, client_id, issuer, audiences, scopes, claims, headers)  # type: ignore[arg-type]
 
 
 def _header_value(name: str, value: object, on_dropped: HeaderDropped) -> bytes | None:

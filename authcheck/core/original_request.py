@@ -78,13 +78,12 @@ def read_original_request(
     headers: Headers,
     verify_method: str,
     envoy_subpath: str | None,
-    verify_query: str,  # kept for the interface; see the docstring
     ingress: Ingress,
 ) -> OriginalRequest:
     """Raise RequestRejected for anything ambiguous, conflicting or missing.
 
-    `verify_query` is never read: rules match the path only, so the query of any
-    source is dropped.
+    Rules match the path only, so the query of any source is dropped (and the /verify
+    request's own query string is never read).
     """
     column = _COLUMNS[ingress, envoy_subpath is not None]
     method: str | None = None
@@ -140,11 +139,13 @@ def _single(headers: Headers, name: str) -> str | None:
     return value
 
 
+_CONFLICTS = {"method": "conflicting_method", "URI": "conflicting_uri", "host": "conflicting_host"}
+
+
 def _agree(current: str | None, new: str, what: str) -> str:
     if current is not None and current != new:
         raise RequestRejected(
-            f"Two headers name different original {what}s; a client may have added one.",
-            reason=f"conflicting_{what.lower()}",
+            f"Two headers name different original {what}s; a client may have added one.", reason=_CONFLICTS[what]
         )
     return new
 

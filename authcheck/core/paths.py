@@ -5,12 +5,18 @@ upstream resolves them, so a rule matched on the raw text can be walked around
 (Oathkeeper GHSA-p224-6x5r-fjpm). `normalize_path` gives the form Traefik routes on:
 unreserved escapes decoded, other escapes in upper-case hex, dot-segments removed
 (RFC 3986 5.2.4), repeated slashes merged. A path that upstreams could read in
-more than one way is refused rather than guessed at.
+more than one way is refused rather than guessed at: besides what changes its structure
+when decoded once, a double encoding (`%252e`: a backend that decodes twice reads `.`),
+escaped bytes that are not UTF-8, and characters that Unicode compatibility
+normalization (NFKC, which some backends apply) turns into a delimiter, such as the
+fullwidth solidus U+FF0F (`/`) or the one-dot leader U+2024 (`.`).
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
+from urllib.parse import unquote_to_bytes
 
 from authcheck.core.errors import RequestRejected
 
@@ -44,6 +50,11 @@ _FORBIDDEN_ESCAPES: dict[int, tuple[str, str]] = {
 
 _DOT_PARAMETERS = (".;", "..;", ".%3B", "..%3B")
 
+# `%25` then two hex digits, in the once-decoded path: a second decoding makes it another escape.
+_DOUBLE_ENCODED = re.compile("%25[0-9A-Fa-f]{2}").search
+# What a path's structure is made of: a character that NFKC turns into one of these is refused.
+_DELIMITERS = frozenset("/\\.%;?#")
+
 
 def normalize_path(raw_path: str) -> str:
     """Return the canonical form of a raw origin-form path; raise RequestRejected if ambiguous."""
@@ -54,7 +65,14 @@ def normalize_path(raw_path: str) -> str:
     if raw_path[0] != "/":
         raise RequestRejected("The original path does not start with '/'.", reason="path_not_absolute")
     _check_raw_characters(raw_path)
-    return _remove_dot_segments(_decode_unreserved(raw_path.translate(_ESCAPE_RAW)))
+    decoded, non_ascii = _decode_unreserved(raw_path.translate(_ESCAPE_RAW))
+    if _DOUBLE_ENCODED(decoded):
+        raise RequestRejected(
+            "The original path is percent-encoded twice (%25 before an escape).", "path_double_encoded"
+        )
+    if non_ascii:
+        _check_decoded_text(decoded)
+    return _remove_dot_segments(decoded)
 
 
 def _check_raw_characters(path: str) -> None:
@@ -75,10 +93,12 @@ def _check_raw_characters(path: str) -> None:
     raise RequestRejected("The original path has a control character.", reason="path_control_character")
 
 
-def _decode_unreserved(path: str) -> str:
-    """Decode escapes of unreserved characters once; keep the rest, hex upper-cased."""
+def _decode_unreserved(path: str) -> tuple[str, bool]:
+    """Decode escapes of unreserved characters once; keep the rest, hex upper-cased.
+    (the path, whether an escape is of a non-ASCII byte)"""
     head, *escaped = path.split("%")
     parts = [head]
+    non_ascii = False
     for chunk in escaped:
         hex_digits = chunk[:2]
         if len(hex_digits) < 2 or hex_digits[0] not in _HEX or hex_digits[1] not in _HEX:
@@ -90,10 +110,25 @@ def _decode_unreserved(path: str) -> str:
             raise RequestRejected(f"The original path has {what}.", reason=reason)
         if byte < 0x20 or byte == 0x7F:
             raise RequestRejected("The original path has an encoded control character.", reason="path_encoded_control")
+        non_ascii |= byte > 0x7F
         char = chr(byte)
         parts.append(char if char in _UNRESERVED else "%" + hex_digits.upper())
         parts.append(chunk[2:])
-    return "".join(parts)
+    return "".join(parts), non_ascii
+
+
+def _check_decoded_text(path: str) -> None:
+    """The escaped non-ASCII bytes must be UTF-8, and none of their characters a delimiter in disguise."""
+    try:
+        text = unquote_to_bytes(path).decode("utf-8")
+    except UnicodeDecodeError:
+        raise RequestRejected("The original path is not valid UTF-8 once decoded.", "path_invalid_utf8") from None
+    for char in text:
+        if char > "\x7f" and _DELIMITERS.intersection(unicodedata.normalize("NFKC", char)):
+            raise RequestRejected(
+                f"The original path has U+{ord(char):04X}, which Unicode normalization turns into a path delimiter.",
+                "path_unicode_delimiter",
+            )
 
 
 def _remove_dot_segments(path: str) -> str:

@@ -4,11 +4,13 @@ The unverified `iss` only *selects* the issuer; everything that decides trust
 (signature, alg, aud, exp, nbf, iat) is then checked against that issuer's
 configuration alone.
 
-PyJWT is the reference. Its `decode` re-parses the token and checks its base64 one
-character at a time in Python, which costs as much as an RS256 signature check, so an
-ordinary token takes a shorter road (`_verify_ordinary`) with PyJWT's own algorithm
-objects: it accepts a token only when every check PyJWT would make passes, and hands
-anything unusual to `jwt.decode`, so every refusal still carries PyJWT's reason.
+PyJWT is the reference: an ordinary token takes the short road of
+authcheck.core.fast_jws, anything unusual goes to `jwt.decode`. The dates (exp, nbf, iat)
+are checked here, on both roads, against the caller's clock, in PyJWT's arithmetic, after
+PyJWT's other claim checks.
+
+The token's JSON is read once, by `peek`, within limits: no deeper than MAX_JSON_DEPTH
+levels of arrays and objects, no larger than MAX_TOKEN_BYTES.
 """
 
 from __future__ import annotations
@@ -16,30 +18,40 @@ from __future__ import annotations
 import binascii
 import json
 import re
-import time
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
 
 from authcheck.config.model import IssuerConfig
+from authcheck.core.bearer import MAX_TOKEN_BYTES
 from authcheck.core.errors import InvalidToken
+from authcheck.core.fast_jws import base64url_decode, verify_ordinary
 from authcheck.core.keys import KeySet, SigningKey
 
 # Header parameters that would ask us to fetch or trust key material chosen by the
 # token itself, or to understand extensions we do not implement (RFC 7515 §4.1.11).
 _FORBIDDEN_HEADERS = ("jku", "x5u", "jwk", "x5c", "crit")
 
+_IAT_NOT_A_NUMBER = "The token's iat claim is not a number."
+_MALFORMED = "The token is not a well-formed JWT."
+_NOT_YET_VALID = "The token is not valid yet (nbf or iat is in the future)."
+# Arrays and objects in the header or claims: real tokens nest a few levels (SPEC: allow at least 32).
+MAX_JSON_DEPTH = 64
+# A segment with no more brackets than the limit cannot nest too deep: only others are measured.
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')  # a JSON string: brackets inside it do not nest
+_BRACKET = re.compile(rb"[\[\]{}]")
+
 _PYJWT_ERRORS: tuple[tuple[type[Exception], str, str], ...] = (
     (jwt.ExpiredSignatureError, "The token has expired.", "token_expired"),
-    (jwt.ImmatureSignatureError, "The token is not valid yet (nbf or iat is in the future).", "token_not_yet_valid"),
+    (jwt.ImmatureSignatureError, _NOT_YET_VALID, "token_not_yet_valid"),
     (jwt.InvalidAudienceError, "The token's audience is not accepted.", "token_audience_invalid"),
     (jwt.InvalidIssuerError, "The token's issuer does not match.", "token_issuer_invalid"),
     (jwt.InvalidSignatureError, "The token's signature does not verify.", "token_signature_invalid"),
-    (jwt.InvalidIssuedAtError, "The token's iat claim is not a number.", "token_claim_type"),
+    (jwt.InvalidIssuedAtError, _IAT_NOT_A_NUMBER, "token_claim_type"),
     (jwt.exceptions.InvalidSubjectError, "The token's sub claim is not a string.", "token_claim_type"),
     (jwt.exceptions.InvalidJTIError, "The token's jti claim is not a string.", "token_claim_type"),
-    (jwt.DecodeError, "The token is not a well-formed JWT.", "token_malformed"),
+    (jwt.DecodeError, _MALFORMED, "token_malformed"),
 )
 
 
@@ -60,6 +72,8 @@ class UnverifiedToken:
 
 def peek(token: str) -> UnverifiedToken:
     """Split a JWS compact token and read its header and claims without trusting them."""
+    if len(token) > MAX_TOKEN_BYTES:
+        raise InvalidToken(f"The token is larger than {MAX_TOKEN_BYTES} bytes.", "token_too_large")
     parts = token.split(".")
     if len(parts) == 5:
         raise InvalidToken("Encrypted tokens (JWE) are not supported.", "token_encrypted")
@@ -71,28 +85,30 @@ def peek(token: str) -> UnverifiedToken:
 
 def _json_part(segment: str) -> dict[str, Any]:
     try:
-        value = json.loads(_base64url_decode(segment))
+        data = base64url_decode(segment)
+        if data.count(b"[") + data.count(b"{") > MAX_JSON_DEPTH:
+            _check_depth(data)
+        value = json.loads(data)
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise InvalidToken("The token is not a well-formed JWT.", "token_malformed") from None
+        raise InvalidToken(_MALFORMED, "token_malformed") from None
     if not isinstance(value, dict):
-        raise InvalidToken("The token is not a well-formed JWT.", "token_malformed")
+        raise InvalidToken(_MALFORMED, "token_malformed")
     return value
 
 
-_URLSAFE_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
-
-
-def _base64url_decode(segment: str) -> bytes:
-    """base64.urlsafe_b64decode(segment + padding), without its layers: same bytes, same errors."""
-    return binascii.a2b_base64(segment.encode("ascii").translate(_URLSAFE_TO_STANDARD) + b"=" * (-len(segment) % 4))
-
-
-def verify(
-    token: str, unverified: UnverifiedToken, issuer: IssuerConfig, keys: KeySet
-) -> tuple[dict[str, Any], SigningKey]:
-    """Return the token's verified claims and the key that signed it, or raise InvalidToken."""
-    signing_key = check_header(unverified, issuer, keys)
-    return verify_signed(token, unverified, issuer, signing_key), signing_key
+def _check_depth(data: bytes) -> None:
+    """Refuse JSON nested deeper than MAX_JSON_DEPTH (brackets inside strings do not count)."""
+    depth = 0
+    for bracket in _BRACKET.findall(_STRING.sub(b"", data)):
+        if bracket in b"[{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                raise InvalidToken(
+                    f"The token's JSON nests deeper than {MAX_JSON_DEPTH} levels of arrays and objects.",
+                    "token_too_deep",
+                )
+        else:
+            depth -= 1
 
 
 def check_header(unverified: UnverifiedToken, issuer: IssuerConfig, keys: KeySet) -> SigningKey:
@@ -114,17 +130,19 @@ def check_header(unverified: UnverifiedToken, issuer: IssuerConfig, keys: KeySet
 
 
 def verify_signed(
-    token: str, unverified: UnverifiedToken, issuer: IssuerConfig, signing_key: SigningKey
+    token: str, unverified: UnverifiedToken, issuer: IssuerConfig, signing_key: SigningKey, now: float
 ) -> dict[str, Any]:
     """The signature and the claims, for a token that passed `check_header` with this key."""
-    claims = _verify_ordinary(token, unverified, issuer, signing_key)
-    if claims is None:
-        claims = _verify_with_pyjwt(token, unverified.header["alg"], issuer, signing_key)
+    claims = unverified.claims
+    if not verify_ordinary(token, unverified.header, claims, issuer, signing_key):
+        claims = verify_with_pyjwt(token, unverified.header["alg"], issuer, signing_key)
+    check_dates(claims, now, issuer.leeway)
     _check_claim_types(claims, issuer.scope_claim)
     return claims
 
 
-def _verify_with_pyjwt(token: str, alg: str, issuer: IssuerConfig, signing_key: SigningKey) -> dict[str, Any]:
+def verify_with_pyjwt(token: str, alg: str, issuer: IssuerConfig, signing_key: SigningKey) -> dict[str, Any]:
+    """`jwt.decode`, every check but the dates (`check_dates` has the caller's clock)."""
     try:
         claims: dict[str, Any] = jwt.decode(
             token,
@@ -132,8 +150,7 @@ def _verify_with_pyjwt(token: str, alg: str, issuer: IssuerConfig, signing_key: 
             algorithms=[alg],
             audience=issuer.audiences,
             issuer=issuer.issuer,
-            leeway=issuer.leeway,
-            options={"require": ["exp", "iss", "aud"]},
+            options={"require": ["exp", "iss", "aud"], "verify_exp": False, "verify_nbf": False, "verify_iat": False},
         )
     except jwt.MissingRequiredClaimError as exc:
         raise InvalidToken(f"The token has no {exc.claim} claim.", "token_claim_missing") from None
@@ -142,87 +159,28 @@ def _verify_with_pyjwt(token: str, alg: str, issuer: IssuerConfig, signing_key: 
     return claims
 
 
-# An unpadded base64url segment: what every issuer writes. Anything else goes to PyJWT.
-_BASE64URL = re.compile("[A-Za-z0-9_-]*").fullmatch
-# Last characters whose unused low bits are zero, by segment length % 4: PyJWT refuses
-# a segment that does not re-encode to itself, which is one that ends otherwise.
-_CLEAN_LAST = {2: frozenset("AQgw"), 3: frozenset("AEIMQUYcgkosw048")}
-_REQUIRED = ("exp", "iss", "aud")
-
-
-def _canonical_base64url(segment: str) -> bool:
-    """True when PyJWT reads the segment as base64url without complaint (and unpadded)."""
-    rest = len(segment) % 4
-    if rest == 1 or _BASE64URL(segment) is None:
-        return False
-    return rest == 0 or segment[-1] in _CLEAN_LAST[rest]
-
-
-def _verify_ordinary(
-    token: str, unverified: UnverifiedToken, issuer: IssuerConfig, signing_key: SigningKey
-) -> dict[str, Any] | None:
-    """The claims of a valid, ordinary token; None when PyJWT must decide (to name the refusal).
-
-    Mirrors `jwt.decode(..., algorithms=[alg], audience=..., issuer=..., leeway=...,
-    options={"require": ["exp", "iss", "aud"]})`: same base64 rules, same algorithm object
-    and key preparation, same claim checks in the same arithmetic. The header and claims
-    are peek's: the same bytes through the same json.loads as PyJWT would read them.
-    bench/parity.py compares the two roads over a corpus of odd tokens.
-    """
-    header, claims = unverified.header, unverified.claims
-    if "b64" in header:
-        return None
-    header_segment, payload_segment, signature_segment = token.split(".")
-    if not (
-        _canonical_base64url(header_segment)
-        and _canonical_base64url(payload_segment)
-        and _canonical_base64url(signature_segment)
-    ):
-        return None
+def check_dates(claims: dict[str, Any], now: float, leeway: float) -> None:
+    """iat, nbf and exp as PyJWT checks them (its order, int() of each, the same refusals), at `now`."""
+    if "iat" in claims:
+        try:
+            iat = int(claims["iat"])
+        except (ValueError, TypeError, OverflowError):
+            raise InvalidToken(_IAT_NOT_A_NUMBER, "token_claim_type") from None
+        if iat > now + leeway:
+            raise InvalidToken(_NOT_YET_VALID, "token_not_yet_valid")
+    if "nbf" in claims:
+        try:
+            nbf = int(claims["nbf"])
+        except (ValueError, TypeError, OverflowError):
+            raise InvalidToken(_MALFORMED, "token_malformed") from None
+        if nbf > now + leeway:
+            raise InvalidToken(_NOT_YET_VALID, "token_not_yet_valid")
     try:
-        algorithm = jwt.get_algorithm_by_name(header["alg"])
-        key = algorithm.prepare_key(signing_key.key)
-        if algorithm.check_key_length(key) is not None:
-            return None  # PyJWT warns about short keys: let it
-        signing_input = token[: len(header_segment) + 1 + len(payload_segment)].encode()
-        valid = algorithm.verify(signing_input, key, _base64url_decode(signature_segment))
-    except Exception:  # whatever PyJWT would make of it, it makes of it below
-        return None
-    if not valid:
-        raise InvalidToken("The token's signature does not verify.", "token_signature_invalid")
-    return claims if _ordinary_claims(claims, issuer) else None
-
-
-def _ordinary_claims(claims: dict[str, Any], issuer: IssuerConfig) -> bool:
-    """True when PyJWT's claim checks (exp, nbf, iat with leeway; iss; aud; sub; jti) all pass."""
-    for name in _REQUIRED:
-        if claims.get(name) is None:
-            return False
-    now = time.time()
-    leeway = issuer.leeway
-    try:
-        # _check_numeric_dates has made these int or float; int() is PyJWT's own conversion.
-        if "iat" in claims and int(claims["iat"]) > now + leeway:
-            return False
-        if "nbf" in claims and int(claims["nbf"]) > now + leeway:
-            return False
-        if int(claims["exp"]) <= now - leeway:
-            return False
-    except (TypeError, ValueError, OverflowError):
-        return False
-    if claims["iss"] != issuer.issuer or not isinstance(claims["iss"], str):
-        return False
-    aud = claims["aud"]
-    if isinstance(aud, str):
-        if aud not in issuer.audiences:
-            return False
-    elif not (
-        isinstance(aud, list) and all(isinstance(a, str) for a in aud) and any(a in aud for a in issuer.audiences)
-    ):
-        return False
-    if "sub" in claims and not isinstance(claims["sub"], str):
-        return False
-    return "jti" not in claims or isinstance(claims["jti"], str)
+        exp = int(claims["exp"])
+    except (ValueError, TypeError, OverflowError):
+        raise InvalidToken(_MALFORMED, "token_malformed") from None
+    if exp <= now - leeway:
+        raise InvalidToken("The token has expired.", "token_expired")
 
 
 def _typ_matches(typ: object, expected: str) -> bool:

@@ -19,6 +19,7 @@ from authcheck.config.model import Config
 from authcheck.core.answers import allow_answer, denial_answer
 from authcheck.core.authenticator import Authenticator
 from authcheck.core.errors import DecisionFailed, Denial
+from authcheck.core.expiring_cache import LRU
 from authcheck.core.gate import Decision, Gate, ReportOnly
 from authcheck.service.decisions import decide_with_refresh
 from authcheck.service.key_store import KeyStore
@@ -196,7 +197,9 @@ class VerifyRouter:
     def __init__(self, app: ASGIApp, service: Service) -> None:
         self.app = app
         self.service = service
-        self._answers: dict[tuple[object, ...], tuple[int, Sequence[tuple[bytes, bytes]], bytes]] = {}
+        self._answers: LRU[tuple[object, ...], tuple[int, Sequence[tuple[bytes, bytes]], bytes]] = LRU(
+            _ANSWER_MEMO_LIMIT
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -260,7 +263,5 @@ class VerifyRouter:
         if answer is None:
             status, answer_headers, body = denial_answer(denial, head)
             answer = status, tuple(answer_headers), body
-            if len(self._answers) >= _ANSWER_MEMO_LIMIT:
-                self._answers.clear()
-            self._answers[key] = answer
+            self._answers.put(key, answer)
         return answer

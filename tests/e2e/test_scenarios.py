@@ -25,7 +25,7 @@ or a stand-in slower than the shipped timeout. Traefik's timeout is a fixed 30 s
 requests start in the background when the module starts, and their tests collect the answers.
 
 One JWKS server and one authcheck per `ingress` setting serve the whole module; each proxy
-starts once per backend. The rules are the SPEC's example (tests/conftest.py `service_config`),
+starts once per backend. The rules are the SPEC's example (tests/support/configs.py `service_config`),
 plus an anonymous rule for the host `status.example.com`, so that a client-chosen host would
 open a door if a proxy let one reach authcheck.
 """
@@ -45,11 +45,11 @@ from urllib.parse import unquote
 
 import grpc
 import pytest
-from conftest import service_config
 from envoy.config.core.v3.base_pb2 import HeaderValue, HeaderValueOption
 from envoy.service.auth.v3 import external_auth_pb2_grpc
 from envoy.service.auth.v3.external_auth_pb2 import CheckRequest, CheckResponse, OkHttpResponse
 from google.rpc.status_pb2 import Status
+from support.configs import service_config
 from support.jwks_server import JwksServer, free_port
 from support.service import AuthcheckProcess
 from support.tokens import SigningKey, mint, new_key

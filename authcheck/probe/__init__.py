@@ -1,0 +1,1 @@
+"""`authcheck probe`: the known bypass classes, sent through an operator's live deployment."""
