@@ -36,8 +36,9 @@ def assert_pinned(requirements: list[str], lock: str) -> None:
         )
 
 
-def test_runtime_lock_pins_every_runtime_dependency() -> None:
-    assert_pinned(PROJECT["dependencies"], "runtime.lock")
+def test_runtime_lock_pins_every_runtime_dependency_and_the_grpc_extra() -> None:
+    """The image serves `--grpc-port` too (k8s/gateway/grpc-port uses it)."""
+    assert_pinned(PROJECT["dependencies"] + PROJECT["optional-dependencies"]["grpc"], "runtime.lock")
 
 
 @pytest.mark.parametrize("extra", sorted(PROJECT["optional-dependencies"]))
