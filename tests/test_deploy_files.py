@@ -410,7 +410,10 @@ def test_envoy_strips_client_identity_headers_before_asking_authcheck() -> None:
     assert manager["path_with_escaped_slashes_action"] == "REJECT_REQUEST"
     filters = manager["http_filters"]
     assert [f["name"].rsplit(".", 1)[-1] for f in filters] == ["header_mutation", "ext_authz", "router"]
-    removed = [m["remove"] for m in filters[0]["typed_config"]["mutations"]["request_mutations"]]
+    mutations = filters[0]["typed_config"]["mutations"]["request_mutations"]
+    removed = [m["remove"] for m in mutations if "remove" in m]
+    [dotted] = [m["remove_on_match"]["key_matcher"]["safe_regex"]["regex"] for m in mutations if "remove_on_match" in m]
+    assert all(re.fullmatch(dotted, h.lower().replace("-", ".")) for h in IDENTITY_HEADERS)
     ext_authz = filters[1]["typed_config"]
     answer = ext_authz["http_service"]["authorization_response"]
     allowed = [p["exact"] for p in answer["allowed_upstream_headers"]["patterns"]]

@@ -454,12 +454,21 @@ class Response:
         return values[0] if values else None
 
 
+class _RawConnection(http.client.HTTPConnection):
+    """Sends the request line as UTF-8, lone surrogates as the raw bytes they stand for
+    (`"\\udcc0"` is the byte C0), where http.client would refuse anything but ASCII."""
+
+    def _encode_request(self, request: str) -> bytes:
+        return request.encode("utf-8", "surrogateescape")
+
+
 def request(
     port: int, method: str, path: str, headers: Sequence[tuple[str, str]] = (), timeout: float = 10.0
 ) -> Response:
-    """`path` goes on the request line byte for byte (no `..` or `//` clean-up, unlike httpx).
+    """`path` goes on the request line byte for byte (no `..` or `//` clean-up, unlike httpx);
+    non-ASCII as UTF-8, lone surrogates as raw bytes (see `_RawConnection`).
     A `Host` in `headers` replaces the automatic one instead of making a second line."""
-    conn = http.client.HTTPConnection(LOOPBACK, port, timeout=timeout)
+    conn = _RawConnection(LOOPBACK, port, timeout=timeout)
     try:
         own_host = any(name.lower() == "host" for name, _ in headers)
         conn.putrequest(method, path, skip_host=own_host, skip_accept_encoding=True)

@@ -41,7 +41,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
-from urllib.parse import unquote
 
 import grpc
 import pytest
@@ -68,6 +67,7 @@ from .harness import (
     start_proxy,
 )
 from .harness import request as http_request
+from .readings import is_public, readings
 
 # ---------------------------------------------------------------------------------------------
 # What the app, the tokens and the client send
@@ -132,13 +132,21 @@ FORGED = (
     ("X-Auth-Issuer", "https://evil.example/oidc"),
     ("X-Auth-Organization-Id", "forged-org"),
 )
-# Spellings that CGI, WSGI and PHP apps read as X-Auth-*.
-ALIASES = (
-    ("X_Auth_Subject", "mallory"),
-    ("X.Auth.Scopes", "admin superuser read:orders"),
-    ("x_auth_email", "mallory@evil.example"),
+# Every identity header (the built-in ones and the configured X-Auth-Email) in other spellings.
+# Letter case: the same header to every HTTP component, so the proxy must strip it like the
+# canonical one. `_` and `.`: CGI, WSGI and PHP apps read them as X-Auth-*, so they must not
+# reach the app at all, whether or not authcheck's answer sets that header.
+CASE_VARIANTS = tuple((spelled, value) for name, value in FORGED for spelled in (name.upper(), name.lower()))
+UNDERSCORE_ALIASES = tuple(
+    (spelled, value)
+    for name, value in FORGED
+    for spelled in (name.replace("-", "_"), name.replace("-", "_").lower(), name.replace("-", "_", 1))
 )
-FORGED_VALUES = tuple({value for _, value in FORGED + ALIASES})
+# Apart from the underscores: Envoy refuses any request with one (400), which would hide these.
+DOT_ALIASES = tuple(
+    (spelled, value) for name, value in FORGED for spelled in (name.replace("-", "."), name.replace("-", ".", 1))
+)
+FORGED_VALUES = tuple({value for _, value in FORGED})
 
 SMUGGLED_EVERYTHING = (
     ("X-Original-URI", "/public/x"),
@@ -191,48 +199,6 @@ INSUFFICIENT_SCOPE = (
 
 
 # ---------------------------------------------------------------------------------------------
-# Which paths an app could take for a protected one
-
-
-def readings(target: str) -> set[str]:
-    """Every path an app might make of a request target: percent-decoded or not, `\\` as `/` or
-    not, `;params` stripped or not, cut at `#` or not, slashes merged before or after the
-    dot-segments are removed. (Decoding twice is not a reading: that app is broken anyway.)"""
-    path = target.split("?", 1)[0]
-    found: set[str] = set()
-    for cut in {path, path.split("#", 1)[0]}:
-        for decoded in {cut, unquote(cut)}:
-            for slashed in {decoded, decoded.replace("\\", "/")}:
-                for bare in {slashed, re.sub(r";[^/]*", "", slashed)}:
-                    found.add(_merge_slashes(_remove_dot_segments(bare)))
-                    found.add(_remove_dot_segments(_merge_slashes(bare)))
-    return found
-
-
-def _merge_slashes(path: str) -> str:
-    return re.sub("/+", "/", path)
-
-
-def _remove_dot_segments(path: str) -> str:
-    """RFC 3986 5.2.4 on an absolute path; `..` above the root stays at the root."""
-    segments = path.split("/")[1:]
-    kept: list[str] = []
-    for segment in segments:
-        if segment == "..":
-            if kept:
-                kept.pop()
-        elif segment != ".":
-            kept.append(segment)
-    trailing = "/" if segments and segments[-1] in (".", "..") and kept else ""
-    return "/" + "/".join(kept) + trailing
-
-
-def is_public(target: str) -> bool:
-    """True when every reading of the target falls under the anonymous rule (/healthz, /public/**)."""
-    return all(r in ("/healthz", "/public") or r.startswith("/public/") for r in readings(target))
-
-
-# ---------------------------------------------------------------------------------------------
 # The scenario table
 
 
@@ -270,13 +236,7 @@ class Reaches:
         assert len(outcome.app_saw) == 1, outcome.why()
         [seen] = outcome.app_saw
         assert (seen.method, seen.path) == (outcome.scenario.method, outcome.scenario.path), outcome.why()
-        expected = expected_identity(self.identity, outcome.issuer)
-        for name in IDENTITY_HEADERS:
-            wanted = [expected[name]] if name in expected else []
-            got = seen.all(name)
-            if name == "X-Auth-Scopes":  # space-separated, in any order
-                got, wanted = _scope_sets(got), _scope_sets(wanted)
-            assert got == wanted, f"{name}: app saw {seen.all(name)}, wanted {wanted}\n{outcome.why()}"
+        _exact_identity(seen, self.identity, outcome)
         assert seen.all(ENVOY_REMOVE_HEADER) == [], outcome.why()
         _no_forged_value(seen, outcome)
         status, _, body = app(seen)
@@ -328,7 +288,8 @@ class NeverProtected:
     def check(self, outcome: Outcome) -> None:
         assert not is_public(outcome.scenario.path), "not a trick: every reading is public"
         for seen in outcome.app_saw:
-            assert is_public(seen.path), f"the app saw {seen.path!r}: readings {readings(seen.path)}\n{outcome.why()}"
+            received = seen.path.encode("latin-1")
+            assert is_public(received), f"the app saw {seen.path!r}: readings {readings(received)}\n{outcome.why()}"
             assert all(seen.all(name) == [] for name in IDENTITY_HEADERS), outcome.why()
         if 200 <= outcome.answer.status < 300:
             assert len(outcome.app_saw) == 1, outcome.why()
@@ -337,16 +298,21 @@ class NeverProtected:
 
 @dataclass(frozen=True)
 class NoAliasedIdentity:
-    """The proxy refuses the request, or the app gets it without any identity header under any
-    spelling (`X_Auth_Subject` is `X-Auth-Subject` to CGI/WSGI/PHP) and without a forged value."""
+    """The proxy refuses the request, or the app gets it with exactly the identity of token
+    `identity` under the canonical names, no other spelling of an identity header
+    (`X_Auth_Subject` is `X-Auth-Subject` to CGI/WSGI/PHP) and no forged value."""
+
+    identity: str | None = None
 
     def check(self, outcome: Outcome) -> None:
         if not outcome.app_saw:
             assert not 200 <= outcome.answer.status < 300, outcome.why()
             return
         [seen] = outcome.app_saw
-        names = {re.sub(r"[_.]", "-", name).lower() for name, _ in seen.headers}
-        assert names.isdisjoint(h.lower() for h in IDENTITY_HEADERS), outcome.why()
+        canonical = {h.lower() for h in IDENTITY_HEADERS}
+        aliased = [n for n, _ in seen.headers if re.sub(r"[_.]", "-", n).lower() in canonical - {n.lower()}]
+        assert aliased == [], outcome.why()
+        _exact_identity(seen, self.identity, outcome)
         _no_forged_value(seen, outcome)
         assert outcome.answer.status == 200, outcome.why()
 
@@ -365,6 +331,17 @@ class FailsClosed:
         if self.retry_after is not None:
             relayed = outcome.answer.header("Retry-After") is not None
             assert relayed == (outcome.kind in self.retry_after), outcome.why()
+
+
+def _exact_identity(seen: Seen, identity: str | None, outcome: Outcome) -> None:
+    """Each identity header arrives once with authcheck's value for token `identity`, or not at all."""
+    expected = expected_identity(identity, outcome.issuer)
+    for name in IDENTITY_HEADERS:
+        wanted = [expected[name]] if name in expected else []
+        got = seen.all(name)
+        if name == "X-Auth-Scopes":  # space-separated, in any order
+            got, wanted = _scope_sets(got), _scope_sets(wanted)
+        assert got == wanted, f"{name}: app saw {seen.all(name)}, wanted {wanted}\n{outcome.why()}"
 
 
 def _scope_sets(values: list[str]) -> list[str]:
@@ -470,7 +447,52 @@ SCENARIOS: list[Scenario] = [
         token="plain",
         headers=FORGED,
     ),
-    S("forged-identity-aliases-never-reach-upstream", "GET", "/public/x", NoAliasedIdentity(), headers=ALIASES),
+    *(
+        scenario
+        for kind, aliases in (("underscore", UNDERSCORE_ALIASES), ("dot", DOT_ALIASES))
+        for scenario in (
+            S(
+                f"forged-identity-{kind}-aliases-never-reach-upstream",
+                "GET",
+                "/public/x",
+                NoAliasedIdentity(),
+                headers=aliases,
+            ),
+            S(
+                f"forged-identity-{kind}-aliases-never-reach-upstream-with-token",
+                "GET",
+                "/orders/1",
+                NoAliasedIdentity("full"),
+                token="full",
+                headers=aliases,
+            ),
+            S(
+                f"forged-identity-{kind}-aliases-removed-where-token-lacks-claim",
+                "GET",
+                "/orders/1",
+                NoAliasedIdentity("plain"),  # no email in the token: no X.Auth.Email either
+                token="plain",
+                headers=aliases,
+            ),
+        )
+    ),
+    S("forged-identity-case-variants-stripped", "GET", "/public/x", Reaches(None), headers=CASE_VARIANTS),
+    S(
+        "forged-identity-case-variants-replaced-by-authcheck-values",
+        "GET",
+        "/orders/1",
+        Reaches("full"),
+        token="full",
+        headers=CASE_VARIANTS,
+    ),
+    S(
+        "forged-identity-case-variants-removed-where-token-lacks-claim",
+        "GET",
+        "/orders/1",
+        Reaches("plain"),
+        token="plain",
+        headers=CASE_VARIANTS,
+    ),
     # Another proxy's original-request headers, sent by the client, never open a protected route.
     S(
         "smuggled-x-original-uri-refused",
