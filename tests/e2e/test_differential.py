@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -119,6 +120,7 @@ class Lab:
     issuer: JwksServer = field(init=False)
     tokens: dict[str, str] = field(init=False)
     observed: dict[tuple[str, str], str] = field(default_factory=dict)  # (class, kind) -> behaviour
+    forwarded: dict[tuple[str, str], str] = field(default_factory=dict)  # (header, kind) -> what auth got
     baselines: dict[tuple[str, int], int | None] = field(default_factory=dict)
     _stacks: dict[tuple[str, bool], Stack] = field(default_factory=dict)
     _services: list[AuthcheckProcess] = field(default_factory=list)
@@ -172,8 +174,12 @@ def lab(tmp_path_factory: pytest.TempPathFactory, keys: dict[str, SigningKey]) -
     yield lab
     lab.close()
     report = os.environ.get("AUTHCHECK_DIFF_REPORT")
-    if report and lab.observed:
-        Path(report).write_text(report_table(lab.observed))
+    if report:
+        tables = [
+            report_table(lab.observed) if lab.observed else "",
+            forwarded_table(lab.forwarded) if lab.forwarded else "",
+        ]
+        Path(report).write_text("\n".join(filter(None, tables)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -218,7 +224,7 @@ SEGMENT_SPELLINGS: list[Callable[[str], str]] = [
 ]
 SEPARATORS = [
     "/",
-    "/",
+    "/",  # twice: a plain slash is the most useful separator to draw
     "//",
     "\\",
     "%2F",
@@ -492,3 +498,48 @@ def test_forwarded_headers_never_change_a_decision(
         assert [(s.method, s.path) for s in stack.app.requests] == [(method, path)], stack.why(path, answer)
     else:
         assert stack.app.requests == [], stack.why(path, answer)
+
+
+# The headers authcheck reads with `ingress` pinned to each proxy (authcheck/core/original_request.py):
+# the proxy must set or drop each of them, never pass the client's value on.
+READ_WHEN_PINNED = {
+    "nginx": {"x-forwarded-method", "x-original-method", "x-forwarded-uri", "x-original-uri", "x-forwarded-host"},
+    "traefik": {"x-forwarded-method", "x-forwarded-uri", "x-forwarded-host"},
+    "caddy": {"x-forwarded-method", "x-forwarded-uri", "x-forwarded-host"},
+    "envoy": {"x-forwarded-uri"},  # and Host, which is the request's own
+}
+SMUGGLED = {
+    "Forwarded": "for=192.0.2.1;host=smuggled.example.com",
+    "X-Forwarded-Prefix": "/smuggled-prefix",
+    "X-Forwarded-Uri": "/smuggled-uri",
+    "X-Original-URI": "/smuggled-original-uri",
+    "X-Original-URL": "http://smuggled.example.com/smuggled-url",
+    "X-Forwarded-Method": "PATCH",
+    "X-Forwarded-Host": "smuggled.example.com",
+    "X-Envoy-Original-Path": "/smuggled-envoy-path",
+}
+
+
+@pytest.mark.parametrize("kind", PROXY_KINDS)
+def test_proxy_never_relays_what_authcheck_reads(kind: str, lab: Lab) -> None:
+    """Through the allow-all stand-in: which client headers reach the auth server, for the docs;
+    none that authcheck reads for this proxy may carry the client's value."""
+    probe = lab.stack(kind, stand_in=True)
+    answer = probe.send("GET", "/public/x", list(SMUGGLED.items()))
+    assert answer is not None and answer.status == 200 and isinstance(probe.auth, RecordingServer)
+    [check] = probe.auth.requests
+    for name, value in SMUGGLED.items():
+        got = check.all(name)
+        own = re.sub(r":\d+$", ":<port>", got[0]) if got else ""
+        lab.forwarded[name, kind] = "client's" if value in got else f"proxy's: `{own}`" if got else "dropped"
+        if name.lower() in READ_WHEN_PINNED[kind]:
+            assert value not in got, f"{kind} relays the client's {name} to authcheck: {check.headers}"
+
+
+def forwarded_table(forwarded: dict[tuple[str, str], str]) -> str:
+    """Markdown: per header, what each proxy sent the auth server when the client set it."""
+    kinds = [kind for kind in PROXY_KINDS if any(k[1] == kind for k in forwarded)]
+    lines = ["| client header | " + " | ".join(kinds) + " |", "|---" * (len(kinds) + 1) + "|"]
+    for name in SMUGGLED:
+        lines.append(f"| `{name}` | " + " | ".join(forwarded.get((name, kind), "") for kind in kinds) + " |")
+    return "\n".join(lines) + "\n"
