@@ -44,7 +44,7 @@ from support.jwks_server import JwksServer
 from support.service import AuthcheckProcess
 from support.tokens import AUDIENCE, SigningKey, mint
 
-from .harness import PROXY_KINDS, Proxy, RecordingServer, Response, Seen, echo, start_proxy
+from .harness import DATAPLANE_KINDS, PROXY_KINDS, Proxy, RecordingServer, Response, Seen, echo, start_proxy
 from .harness import request as http_request
 from .readings import readings, strict_readings, under, wire
 
@@ -58,6 +58,9 @@ SETTINGS = settings(
     print_blob=True,
     suppress_health_check=[HealthCheck.too_slow],
 )
+# The four shipped proxies; AUTHCHECK_DIFF_KINDS=all adds the k8s/gateway/ kit's data planes.
+KINDS = PROXY_KINDS + DATAPLANE_KINDS if os.environ.get("AUTHCHECK_DIFF_KINDS") == "all" else PROXY_KINDS
+INGRESS_SETTING = {"envoy-gateway": "envoy", "istio": "envoy", "traefik-ingress-nginx": "traefik"}
 PROTECTED = "/admin"
 STATUS_HOST = "status.example.com"
 
@@ -144,7 +147,7 @@ class Lab:
             else:
                 workdir = self.workdir / f"authcheck-{kind}"
                 workdir.mkdir()
-                auth = AuthcheckProcess(workdir, lab_config(self.issuer.issuer, kind))
+                auth = AuthcheckProcess(workdir, lab_config(self.issuer.issuer, INGRESS_SETTING.get(kind, kind)))
                 self._services.append(auth)
                 auth.start()
             try:
@@ -301,7 +304,7 @@ def assert_public(stack: Stack, target: str, answer: Response | None) -> None:
         )
 
 
-@pytest.mark.parametrize("kind", PROXY_KINDS)
+@pytest.mark.parametrize("kind", KINDS)
 @SETTINGS
 @seed(SEED)
 @given(target=targets())
@@ -393,7 +396,7 @@ def last_decision(service: AuthcheckProcess, mark: int, timeout: float = 5.0) ->
         time.sleep(0.02)
 
 
-@pytest.mark.parametrize("kind", PROXY_KINDS)
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize(("name", "target"), PATH_CLASSES, ids=[name for name, _ in PATH_CLASSES])
 def test_path_class(kind: str, name: str, target: str, lab: Lab) -> None:
     probe = lab.stack(kind, stand_in=True)
@@ -408,7 +411,7 @@ def test_path_class(kind: str, name: str, target: str, lab: Lab) -> None:
 
 def report_table(observed: dict[tuple[str, str], str]) -> str:
     """Markdown: a row per class, per proxy what it did alone (allow-all auth) and with authcheck."""
-    columns = [c for kind in PROXY_KINDS for c in (kind, f"{kind} + authcheck") if any(k[1] == c for k in observed)]
+    columns = [c for kind in KINDS for c in (kind, f"{kind} + authcheck") if any(k[1] == c for k in observed)]
     lines = ["| class | target | " + " | ".join(columns) + " |", "|---" * (len(columns) + 2) + "|"]
     for name, target in PATH_CLASSES:
         if any((name, c) in observed for c in columns):
@@ -476,7 +479,7 @@ def _auth(lab: Lab, token: str | None) -> list[tuple[str, str]]:
     return [("Authorization", f"Bearer {lab.tokens[token]}")] if token else []
 
 
-@pytest.mark.parametrize("kind", PROXY_KINDS)
+@pytest.mark.parametrize("kind", KINDS)
 @SETTINGS
 @seed(SEED)
 @given(index=st.integers(0, len(DECISIONS) - 1), forwarded=_FORWARDED)
@@ -520,7 +523,7 @@ SMUGGLED = {
 }
 
 
-@pytest.mark.parametrize("kind", PROXY_KINDS)
+@pytest.mark.parametrize("kind", KINDS)
 def test_proxy_never_relays_what_authcheck_reads(kind: str, lab: Lab) -> None:
     """Through the allow-all stand-in: which client headers reach the auth server, for the docs;
     none that authcheck reads for this proxy may carry the client's value."""
@@ -532,13 +535,13 @@ def test_proxy_never_relays_what_authcheck_reads(kind: str, lab: Lab) -> None:
         got = check.all(name)
         own = re.sub(r":\d+$", ":<port>", got[0]) if got else ""
         lab.forwarded[name, kind] = "client's" if value in got else f"proxy's: `{own}`" if got else "dropped"
-        if name.lower() in READ_WHEN_PINNED[kind]:
+        if name.lower() in READ_WHEN_PINNED[INGRESS_SETTING.get(kind, kind)]:
             assert value not in got, f"{kind} relays the client's {name} to authcheck: {check.headers}"
 
 
 def forwarded_table(forwarded: dict[tuple[str, str], str]) -> str:
     """Markdown: per header, what each proxy sent the auth server when the client set it."""
-    kinds = [kind for kind in PROXY_KINDS if any(k[1] == kind for k in forwarded)]
+    kinds = [kind for kind in KINDS if any(k[1] == kind for k in forwarded)]
     lines = ["| client header | " + " | ".join(kinds) + " |", "|---" * (len(kinds) + 1) + "|"]
     for name in SMUGGLED:
         lines.append(f"| `{name}` | " + " | ".join(forwarded.get((name, kind), "") for kind in kinds) + " |")
