@@ -20,7 +20,7 @@ scope `admin`, an anonymous host rule for `status.example.com`, default deny.
   metadata (`Forwarded`, `X-Forwarded-*`, `X-Original-*`, `X-Envoy-Original-Path`) leaves the
   status of a protected request exactly what it was without them.
 
-Budget: AUTHCHECK_DIFF_EXAMPLES examples per proxy and property (default 100, about a minute and a half
+Budget: AUTHCHECK_DIFF_EXAMPLES examples per proxy and property (default 200, about a minute
 for the module on two cores); AUTHCHECK_DIFF_SEED picks the examples (default fixed, so CI runs
 the same ones every time); every failure names both so it can be re-run.
 """
@@ -48,7 +48,7 @@ from .harness import DATAPLANE_KINDS, PROXY_KINDS, Proxy, RecordingServer, Respo
 from .harness import request as http_request
 from .readings import readings, strict_readings, under, wire
 
-EXAMPLES = int(os.environ.get("AUTHCHECK_DIFF_EXAMPLES", "100"))
+EXAMPLES = int(os.environ.get("AUTHCHECK_DIFF_EXAMPLES", "200"))
 SEED = int(os.environ.get("AUTHCHECK_DIFF_SEED", "20261130"))
 RERUN = f"AUTHCHECK_DIFF_SEED={SEED} AUTHCHECK_DIFF_EXAMPLES={EXAMPLES}"
 SETTINGS = settings(
