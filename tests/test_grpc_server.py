@@ -91,6 +91,11 @@ def headers_of(options: Any) -> dict[str, str]:
     return {option.header.key: option.header.value for option in options}
 
 
+def canonical(removed: Any) -> list[str]:
+    """headers_to_remove without the dotted spellings (x.auth.email), which it always lists."""
+    return [name for name in removed if "." not in name]
+
+
 def body_of(answer: CheckResponse) -> dict[str, str]:
     return json.loads(answer.denied_response.body)
 
@@ -117,7 +122,7 @@ def test_allowed_carries_identity_overwriting_and_removes_the_rest(
         }
         actions = {option.append_action for option in answer.ok_response.headers}
         assert actions == {HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD}
-        assert list(answer.ok_response.headers_to_remove) == ["x-auth-organization-id"]
+        assert canonical(answer.ok_response.headers_to_remove) == ["x-auth-organization-id"]
         metadata = MessageToDict(answer.dynamic_metadata)
         assert metadata == {"sub": "alice", "client_id": "client-1", "iss": jwks.issuer, "rule": "orders-read"}
         assert not answer.HasField("denied_response")
@@ -130,7 +135,7 @@ def test_anonymous_route_without_token_removes_every_identity_header(config: dic
         answer = await edge.check("/public/x", token="not-a-jwt")
         assert answer.status.code == OK
         assert list(answer.ok_response.headers) == []
-        assert sorted(answer.ok_response.headers_to_remove) == sorted([*IDENTITY, "x-auth-email"])
+        assert sorted(canonical(answer.ok_response.headers_to_remove)) == sorted([*IDENTITY, "x-auth-email"])
         assert MessageToDict(answer.dynamic_metadata) == {"rule": "public"}
 
     run(config, test)
@@ -146,7 +151,7 @@ def test_the_remove_pseudo_header_is_never_sent_as_a_header(
         assert answer.status.code == OK
         assert "x-envoy-auth-headers-to-remove" not in headers_of(answer.ok_response.headers)
         expected = ["x-auth-client-id", "x-auth-organization-id", "x-auth-email"]
-        assert sorted(answer.ok_response.headers_to_remove) == sorted(expected)
+        assert sorted(canonical(answer.ok_response.headers_to_remove)) == sorted(expected)
 
     run(config, test)
 

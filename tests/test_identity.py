@@ -16,6 +16,7 @@ from authcheck.core.identity import (
     Identity,
     Personal,
     anonymous_headers,
+    dotted_spellings,
     read_personal,
 )
 
@@ -50,9 +51,14 @@ def header_map(identity: Identity) -> dict[bytes, bytes]:
     return dict(identity.headers)
 
 
-def removed(identity: Identity) -> set[str]:
+def remove_list(identity: Identity) -> list[str]:
     value = header_map(identity).get(ENVOY_REMOVE_HEADER)
-    return set() if value is None else set(value.decode().split(","))
+    return [] if value is None else value.decode().split(",")
+
+
+def removed(identity: Identity) -> set[str]:
+    """The canonical names in the remove-list (the dotted spellings have their own tests)."""
+    return {name for name in remove_list(identity) if "." not in name}
 
 
 def test_full_identity() -> None:
@@ -66,6 +72,7 @@ def test_full_identity() -> None:
         (b"x-auth-scopes", b"read:orders write:orders"),
         (b"x-auth-client-id", b"client-1"),
         (b"x-auth-organization-id", b"org-1"),
+        (ENVOY_REMOVE_HEADER, ",".join(dotted_spellings(tuple(BUILT_IN))).encode()),
     )
     assert (identity.subject, identity.client_id, identity.issuer) == ("user-1", "client-1", ISSUER)
     assert identity.scopes == {"read:orders", "write:orders"}
@@ -241,11 +248,9 @@ REMOVE = [
 def test_envoy_removes_exactly_the_identity_headers_not_set(claims: dict[str, Any], unset: set[str]) -> None:
     identity, _ = build(claims, (("X-Auth-Email", "email"),))
     names = header_map(identity)
-    if unset:
-        assert removed(identity) == unset
-        assert names[ENVOY_REMOVE_HEADER].decode().split(",") == [n for n in [*BUILT_IN, "x-auth-email"] if n in unset]
-    else:
-        assert ENVOY_REMOVE_HEADER not in names
+    assert removed(identity) == unset
+    canonical = [n for n in [*BUILT_IN, "x-auth-email"] if n in unset]
+    assert remove_list(identity) == [*canonical, *dotted_spellings((*BUILT_IN, "x-auth-email"))]
     set_names = {name.decode() for name in names if name != ENVOY_REMOVE_HEADER}
     assert set_names.isdisjoint(removed(identity)), "a header we set must never be removed"
     assert set_names | removed(identity) == {*BUILT_IN, "x-auth-email"}
@@ -269,7 +274,23 @@ ANONYMOUS = [
 def test_anonymous_headers_remove_every_identity_header(
     claim_headers: tuple[tuple[str, str], ...], names: list[str]
 ) -> None:
-    assert anonymous_headers(claim_headers) == ((ENVOY_REMOVE_HEADER, ",".join(names).encode()),)
+    configured = (*BUILT_IN_HEADERS, *(h for h, _ in claim_headers))
+    remove = ",".join([*names, *dotted_spellings(configured)])
+    assert anonymous_headers(claim_headers) == ((ENVOY_REMOVE_HEADER, remove.encode()),)
+
+
+def test_dotted_spellings_are_every_dot_variant_and_nothing_else() -> None:
+    assert dotted_spellings(("X-Auth-Email",)) == ("x-auth.email", "x.auth-email", "x.auth.email")
+    spellings = dotted_spellings((*BUILT_IN_HEADERS, "X-Auth-Email"))
+    assert len(spellings) == 3 + 3 + 3 + 7 + 7 + 3  # 2**hyphens - 1 per name
+    assert all("." in name and name.replace(".", "-") in [*BUILT_IN, "x-auth-email"] for name in spellings)
+
+
+def test_a_configured_name_with_a_dot_is_never_removed() -> None:
+    """Envoy removes the listed headers after adding ours: a header we set must not be listed."""
+    identity, _ = build({"sub": "u", "team": "blue"}, (("X-Auth.Team", "team"), ("X-Auth-Team", "team")))
+    assert header_map(identity)[b"x-auth.team"] == b"blue"
+    assert "x-auth.team" not in remove_list(identity)
 
 
 def test_built_in_headers_are_the_spec_names() -> None:

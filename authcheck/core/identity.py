@@ -13,6 +13,7 @@ An identity is made of two parts, and the verified-token cache keeps them apart:
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -29,7 +30,8 @@ BUILT_IN_HEADERS = (SUBJECT, ISSUER, SCOPES, CLIENT_ID, ORGANIZATION_ID)
 MAX_HEADER_VALUE_BYTES = 2048
 
 # Tells Envoy to remove client-sent copies of identity headers we did not set (§4 of
-# the ingress contract); the other proxies ignore it.
+# the ingress contract), and dotted spellings of every one (`dotted_spellings`); the other
+# proxies ignore it.
 ENVOY_REMOVE_HEADER = b"x-envoy-auth-headers-to-remove"
 
 HeaderDropped = Callable[[str, str], None]  # (header name, why)
@@ -120,8 +122,12 @@ def shared_profile(
         else:
             headers.append((name.lower().encode(), encoded))
     unset += [name for name in unset_values if name != _SUBJECT_NAME]
-    if unset:
-        headers.append((ENVOY_REMOVE_HEADER, ",".join(unset).encode()))
+    # Then every dotted spelling, of every identity header, but never a name we set (a configured
+    # name may itself hold a dot).
+    present = {*value_names, *(name for name, _ in headers)}
+    names = (*(name.lower() for name in BUILT_IN_HEADERS), *(n.decode() for n in value_names), *unset_values)
+    unset += [name for name in dotted_spellings(tuple(dict.fromkeys(names))) if name.encode() not in present]
+    headers.append((ENVOY_REMOVE_HEADER, ",".join(unset).encode()))
     return Profile(
         issuer,
         audiences,
@@ -209,8 +215,23 @@ def read_personal(
 
 def anonymous_headers(claim_headers: tuple[tuple[str, str], ...]) -> tuple[tuple[bytes, bytes], ...]:
     """For a 200 without identity: ask Envoy to drop every identity header."""
-    names = [name.lower() for name in (*BUILT_IN_HEADERS, *(h for h, _ in claim_headers))]
-    return ((ENVOY_REMOVE_HEADER, ",".join(names).encode()),)
+    names = (*BUILT_IN_HEADERS, *(h for h, _ in claim_headers))
+    remove = [*(name.lower() for name in names), *dotted_spellings(names)]
+    return ((ENVOY_REMOVE_HEADER, ",".join(remove).encode()),)
+
+
+@functools.lru_cache(maxsize=64)
+def dotted_spellings(names: tuple[str, ...]) -> tuple[str, ...]:
+    """Every spelling of `names` with one or more `-` written as `.` (`x.auth.email`,
+    `x-auth.email`...). Envoy passes such a client header on next to ours, and servers that map
+    header names to CGI variables read it as X-Auth-Email; `_` spellings Envoy refuses itself."""
+    spellings: list[str] = []
+    for name in names:
+        first, *rest = name.lower().split("-")
+        for separators in itertools.product("-.", repeat=len(rest)):
+            if "." in separators:
+                spellings.append(first + "".join(s + part for s, part in zip(separators, rest, strict=True)))
+    return tuple(dict.fromkeys(spellings))
 
 
 def _header_value(name: str, value: object, on_dropped: HeaderDropped) -> bytes | None:
