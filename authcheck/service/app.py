@@ -99,7 +99,7 @@ class Service:
             sub=identity.subject if identity else None,
             client_id=identity.client_id if identity else None,
             iss=identity.issuer if identity else None,
-            latency_ms=round(seconds * 1000, 3),
+            latency=round(seconds, 6),
             request_id=request_id,
             **reported,
         )
