@@ -70,7 +70,12 @@ def test_serve_with_bad_config_is_one_line(tmp_path: Path) -> None:
         pytest.param(("serve", "--config", "/nonexistent.yaml"), "nonexistent.yaml", id="missing-file"),
         pytest.param(("serve",), "--config FILE (or AUTHCHECK_CONFIG) is required", id="no-config"),
         pytest.param(("serve", "--bogus"), "unrecognized arguments: --bogus", id="unknown-flag"),
-        pytest.param(("serve", "--port", "eighty"), "invalid int value", id="port-not-a-number"),
+        pytest.param(
+            ("serve", "--port", "eighty"), "'eighty' is not valid: it must be a port number", id="port-not-a-number"
+        ),
+        pytest.param(("serve", "--port", "70000"), "a port number from 1 to 65535", id="port-out-of-range"),
+        pytest.param(("serve", "--workers", "0"), "at least 1", id="no-workers"),
+        pytest.param(("serve", "--host", "bad host"), "an IP address or a host name", id="host-not-a-name"),
         pytest.param(("frobnicate",), "invalid choice", id="unknown-command"),
     ],
 )
@@ -81,17 +86,40 @@ def test_bad_invocations_end_in_one_line(args: tuple[str, ...], words: str) -> N
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 
-@pytest.mark.parametrize("port", ["in-use", "70000"])
-def test_unusable_port_is_one_line(tmp_path: Path, port: str) -> None:
+def test_port_in_use_is_one_line(tmp_path: Path) -> None:
     config = write_config(tmp_path, service_config("https://tenant.logto.app/oidc"))
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        number = str(taken.getsockname()[1]) if port == "in-use" else port
+        number = str(taken.getsockname()[1])
         result = authcheck("serve", "--config", config, "--port", number)
     assert result.returncode == 2
     assert f"cannot listen on 127.0.0.1:{number}" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("variable", "bad", "allowed"),
+    [
+        ("AUTHCHECK_PORT", "eighty", "a port number from 1 to 65535"),
+        ("AUTHCHECK_PORT", "70000", "a port number from 1 to 65535"),
+        ("AUTHCHECK_WORKERS", "-1", "a whole number of worker processes, at least 1"),
+        ("AUTHCHECK_LOG_LEVEL", "verbose", "one of: debug, info, warning, error"),
+        ("AUTHCHECK_LOG_FORMAT", "xml", "one of: json, console"),
+        ("AUTHCHECK_DECISION_LOG", "some", "one of: all, denials, off"),
+        ("AUTHCHECK_HOST", "not a host", "an IP address or a host name"),
+    ],
+)
+def test_bad_environment_value_is_one_line_naming_it(tmp_path: Path, variable: str, bad: str, allowed: str) -> None:
+    config = write_config(tmp_path, service_config("https://tenant.logto.app/oidc"))
+    result = authcheck("serve", "--config", config, env={variable: bad})
+    assert result.returncode == 2
+    assert result.stderr == f"authcheck: {variable}={bad!r} is not valid: it must be {allowed}\n"
+
+
+def test_bad_serve_environment_does_not_break_check(tmp_path: Path) -> None:
+    config = write_config(tmp_path, service_config("https://tenant.logto.app/oidc"))
+    assert authcheck("check", "--config", config, env={"AUTHCHECK_PORT": "eighty"}).returncode == 0
 
 
 def test_environment_sets_config_and_port(tmp_path: Path, jwks: JwksServer) -> None:

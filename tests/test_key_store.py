@@ -32,6 +32,7 @@ from authcheck.service.key_store import (
     IssuerKeys,
     KeyStore,
 )
+from authcheck.service.readiness import problems
 
 ISSUER = "https://tenant.logto.app/oidc"
 DISCOVERY_URL = ISSUER + "/.well-known/openid-configuration"
@@ -685,10 +686,10 @@ def test_key_store_not_ready_until_each_issuer_has_keys() -> None:
         other = IssuerConfig(issuer=OTHER, audiences=(AUDIENCE,))
         store = KeyStore((CONFIG, other), transport=httpx.MockTransport(fake))
         try:
-            assert set(store.not_ready()) == {ISSUER, OTHER}
+            assert set(problems([store.status()])) == {ISSUER, OTHER}
             for keys in store.issuers.values():
                 await keys.refresh()
-            assert store.not_ready() == {
+            assert problems([store.status()]) == {
                 OTHER: "The issuer's keys could not be fetched yet. Last error: "
                 f"GET {OTHER}/.well-known/openid-configuration failed: ConnectError"
             }
@@ -707,10 +708,10 @@ def test_key_store_start_fetches_in_background_and_close_stops() -> None:
         store.start()
         try:
             for _ in range(200):
-                if not store.not_ready():
+                if not problems([store.status()]):
                     break
                 await asyncio.sleep(0.005)
-            assert store.not_ready() == {}
+            assert problems([store.status()]) == {}
         finally:
             await store.close()
         assert all(task.done() for task in store._tasks.values())

@@ -105,9 +105,9 @@ def serve(
 @pytest.mark.parametrize(
     ("args", "env", "words"),
     [
-        ((), {"AUTHCHECK_GRPC_PORT": "ninety"}, "AUTHCHECK_GRPC_PORT='ninety' is not a whole number"),
-        (("--grpc-port", "x"), {}, "--grpc-port: invalid int value"),
-        (("--grpc-port", "70000"), {}, "cannot listen on 127.0.0.1:70000"),
+        ((), {"AUTHCHECK_GRPC_PORT": "ninety"}, "AUTHCHECK_GRPC_PORT='ninety' is not valid: it must be a port number"),
+        (("--grpc-port", "x"), {}, "--grpc-port: 'x' is not valid: it must be a port number"),
+        (("--grpc-port", "70000"), {}, "a port number from 0 to 65535"),
     ],
     ids=["env-not-a-number", "flag-not-a-number", "port-out-of-range"],
 )

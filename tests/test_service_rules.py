@@ -7,6 +7,7 @@ from collections.abc import Callable
 import httpx
 from support.configs import service_config
 from support.jwks_server import JwksServer
+from support.metrics import value
 from support.service import AuthcheckProcess
 from support.tokens import SigningKey, mint
 from test_reload import wait_until
@@ -41,8 +42,14 @@ def test_report_only_is_logged_and_counted_but_never_answers(
             403,
             "auth.insufficient_claims",
         )
-    counted = 'authcheck_report_only_total{rule="orders-mfa",status="403"} 2'
-    wait_until(lambda: counted in httpx.get(service.url + "/metrics").text)
+    wait_until(
+        lambda: (
+            value(
+                httpx.get(service.url + "/metrics").text, "authcheck_report_only_total", rule="orders-mfa", status="403"
+            )
+            == 2
+        )
+    )
 
     member = mint(keys["ES384"], jwks.issuer, organization_id="acme", client_id="portal")
     assert service.verify(uri="/orgs/acme/x", token=member).status_code == 200

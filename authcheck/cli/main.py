@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import socket
 import sys
-from collections.abc import Sequence
-from typing import Any, NoReturn
+import tempfile
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn, TypeVar
 
 import httpx
 import structlog
@@ -20,13 +22,18 @@ from authcheck.cli import probe
 from authcheck.cli.dev import DevIssuer, banner
 from authcheck.cli.explain import explain
 from authcheck.cli.policy_test import report, run_cases
+from authcheck.config import environment
 from authcheck.config.cases import load_cases
+from authcheck.config.environment import BadEnvironment
 from authcheck.config.file import ConfigError, load_config
 from authcheck.config.json_schema import config_json_schema
 from authcheck.config.lint import config_warnings, summarize
 from authcheck.service import server, tracing
-from authcheck.service.app import create_app
-from authcheck.service.logs import configure_logging
+from authcheck.service.app import DECISION_LOGS, create_app
+from authcheck.service.logs import LOG_FORMATS, LOG_LEVELS, configure_logging
+from authcheck.service.settings import ServeSettings
+
+T = TypeVar("T")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -35,14 +42,16 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
-def _env_int(name: str, default: int | None) -> int | None:
-    value = os.environ.get(name)
-    if value is None:
-        return default
-    if not value.isdigit():
-        sys.stderr.write(f"authcheck: {name}={value!r} is not a whole number\n")
-        sys.exit(2)
-    return int(value)
+def _flag(parse: Callable[[str], T]) -> Callable[[str], T]:
+    """An environment parser as an argparse type: the same check, naming the flag."""
+
+    def check(text: str) -> T:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"{text!r} is not valid: it must be {exc}") from None
+
+    return check
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,30 +60,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="run the service")
     serve.add_argument("--config", default=os.environ.get("AUTHCHECK_CONFIG"))
-    serve.add_argument("--host", default=os.environ.get("AUTHCHECK_HOST", "127.0.0.1"))
-    serve.add_argument("--port", type=int, default=_env_int("AUTHCHECK_PORT", 8080))
-    serve.add_argument("--workers", type=int, default=_env_int("AUTHCHECK_WORKERS", 1))
+    # Defaults come from the environment once `serve` is chosen (a bad AUTHCHECK_PORT must not break `check`).
+    serve.add_argument("--host", type=_flag(environment.host))
+    serve.add_argument("--port", type=_flag(environment.port))
+    serve.add_argument("--workers", type=_flag(environment.workers))
+    serve.add_argument("--log-level", choices=LOG_LEVELS)
+    serve.add_argument("--log-format", choices=LOG_FORMATS)
+    serve.add_argument("--decision-log", choices=DECISION_LOGS, help="which decisions get a log line")
     serve.add_argument(
         "--grpc-port",
-        type=int,
-        default=_env_int("AUTHCHECK_GRPC_PORT", None),
+        type=_flag(environment.port),
         help="also serve Envoy's gRPC ext_authz API on this port (needs authcheck[grpc])",
     )
     serve.add_argument(
-        "--log-level",
-        default=os.environ.get("AUTHCHECK_LOG_LEVEL", "info"),
-        choices=["debug", "info", "warning", "error"],
-    )
-    serve.add_argument("--log-format", default="json", choices=["json", "console"])
-    serve.add_argument(
-        "--decision-log",
-        default=os.environ.get("AUTHCHECK_DECISION_LOG", "all"),
-        choices=["all", "denials", "off"],
-        help="which decisions get a log line",
-    )
-    serve.add_argument(
         "--tracing",
-        default=os.environ.get(tracing.ENV, "off"),
         choices=tracing.CHOICES,
         help="otlp: one OpenTelemetry span per decision, exported as the OTEL_* variables say",
     )
@@ -129,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # `check` lists every problem; the other commands say one line and point to `check`.
         sys.stderr.write(f"{exc}\n" if args.command == "check" else f"authcheck: {_one_line(exc)}\n")
         return 2
-    except _Fatal as exc:
+    except (_Fatal, BadEnvironment) as exc:
         sys.stderr.write(f"authcheck: {exc}\n")
         return 2
     except KeyboardInterrupt:
@@ -172,35 +171,33 @@ def _ensure_grpc_extra() -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    if args.workers < 1:
-        raise _Fatal("--workers must be at least 1")
-    _ensure_can_listen(args.host, args.port)
-    if args.grpc_port is not None:
-        if args.grpc_port == args.port:
-            raise _Fatal(f"--grpc-port {args.grpc_port} is also --port: give gRPC a port of its own")
+    settings = ServeSettings.read(args)
+    _ensure_can_listen(settings.host, settings.port)
+    if settings.grpc_port is not None:
+        if settings.grpc_port == settings.port:
+            raise _Fatal(f"--grpc-port {settings.grpc_port} is also --port: give gRPC a port of its own")
         _ensure_grpc_extra()
-        _ensure_can_listen(args.host, args.grpc_port)
-    if args.tracing == "otlp":
+        _ensure_can_listen(settings.host, settings.grpc_port)
+    if settings.tracing == "otlp":
         try:
             tracing.Tracer().close()  # the packages are there and the exporter can be built
         except tracing.TracingUnavailable as missing:
             raise _Fatal(str(missing)) from None
-    configure_logging(args.log_level, args.log_format)
+    configure_logging(settings.log_level, settings.log_format)
     # Workers re-create the app from these variables (uvicorn needs an import string for N > 1).
-    os.environ.update(
-        {
-            "AUTHCHECK_CONFIG": os.path.abspath(args.config),
-            "AUTHCHECK_LOG_LEVEL": args.log_level,
-            "AUTHCHECK_LOG_FORMAT": args.log_format,
-            "AUTHCHECK_DECISION_LOG": args.decision_log,
-            tracing.ENV: args.tracing,
-            "AUTHCHECK_HOST": args.host,
-        }
-    )
-    os.environ.pop("AUTHCHECK_GRPC_PORT", None)
-    if args.grpc_port is not None:
-        os.environ["AUTHCHECK_GRPC_PORT"] = str(args.grpc_port)
-    server.run(args.host, args.port, args.workers, SERVER_OPTIONS)
+    os.environ["AUTHCHECK_CONFIG"] = os.path.abspath(args.config)
+    for variable, value in settings.environment().items():
+        if value is None:
+            os.environ.pop(variable, None)
+        else:
+            os.environ[variable] = value
+    with contextlib.ExitStack() as cleanup:
+        if settings.workers > 1:
+            # prometheus_client's multiprocess mode: each worker's counters in a file there. Set
+            # before uvicorn starts the workers (they import prometheus_client after), gone at exit.
+            shared = cleanup.enter_context(tempfile.TemporaryDirectory(prefix="authcheck-workers-"))
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = shared
+        server.run(settings.host, settings.port, settings.workers, SERVER_OPTIONS)
     return 0
 
 

@@ -23,6 +23,8 @@ MIN_REFRESH = 60.0  # a Cache-Control max-age shorter than this is raised to it
 RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)  # after consecutive failed fetches
 MAX_DOCUMENT_BYTES = 1024 * 1024
 FETCH_TIMEOUT = 5.0  # seconds, for each discovery or JWKS request
+NOT_FETCHED = "The issuer's keys could not be fetched yet."
+TOO_OLD = "The issuer's keys are too old: the issuer has not answered."
 
 
 class FetchError(Exception):
@@ -48,13 +50,18 @@ class KeyFreshness:
 
     def usable(self, now: float) -> KeySet:
         """The keys to verify with now; raises KeysUnavailable when there are none fresh enough."""
-        keys, fetched_at = self.keys, self.fetched_at
-        if keys is None or fetched_at is None:
-            raise KeysUnavailable("The issuer's keys could not be fetched yet.", 5)
-        # Staleness counts from when the keys were due for refresh, not from the fetch.
-        if now - fetched_at - self.refresh_interval() > self.config.max_stale:
-            raise KeysUnavailable("The issuer's keys are too old: the issuer has not answered.", 30)
+        keys, until = self.keys, self.usable_until()
+        if keys is None or until is None:
+            raise KeysUnavailable(NOT_FETCHED, 5)
+        if now > until:
+            raise KeysUnavailable(TOO_OLD, 30)
         return keys
+
+    def usable_until(self) -> float | None:
+        """Staleness counts from when the keys were due for refresh, not from the fetch."""
+        if self.fetched_at is None:
+            return None
+        return self.fetched_at + self.refresh_interval() + self.config.max_stale
 
     def next_delay(self) -> float:
         """Seconds until the next scheduled fetch."""

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Literal
+from urllib.parse import urlsplit
 
 import httpx
 import structlog
@@ -23,11 +25,13 @@ from authcheck.core.expiring_cache import LRU
 from authcheck.core.gate import Decision, Gate, ReportOnly
 from authcheck.service.decisions import decide_with_refresh
 from authcheck.service.key_store import KeyStore
-from authcheck.service.metrics import Metrics
+from authcheck.service.metrics import CONTENT_TYPE, Metrics
+from authcheck.service.readiness import Statuses, WorkerBoard, oldest_ages, problems
 from authcheck.service.reload import reload_on_sighup
 from authcheck.service.tracing import Tracer
 
 DecisionLog = Literal["all", "denials", "off"]
+DECISION_LOGS: tuple[DecisionLog, ...] = ("all", "denials", "off")
 
 # The only request headers /verify reads; everything else is never even decoded.
 _READ_HEADERS = frozenset(
@@ -52,7 +56,12 @@ log = structlog.get_logger("authcheck")
 
 
 class Service:
-    """Everything one worker process holds: keys, caches, rules, counters."""
+    """Everything one worker process holds: keys, caches, rules, counters.
+
+    `clock`, when given, replaces both the wall clock (token times) and the monotonic one
+    (key ages): tests move time with one call. `board` is where the workers of one
+    `serve --workers N` tell each other about their keys (None with one worker).
+    """
 
     def __init__(
         self,
@@ -60,12 +69,16 @@ class Service:
         transport: httpx.AsyncBaseTransport | None = None,
         decision_log: DecisionLog = "all",
         tracer: Tracer | None = None,
+        clock: Callable[[], float] | None = None,
+        board: WorkerBoard | None = None,
     ) -> None:
         self.config = config
-        self.key_store = KeyStore(config.issuers, transport)
-        self.authenticator = Authenticator(config, self.key_store.issuers, _log_dropped_header)
+        self.board = board
+        self.metrics = Metrics(lambda: oldest_ages(self.workers()[0]))
+        self.key_store = KeyStore(config.issuers, transport, clock or time.monotonic, self._fetched)
+        self._wall_clock = clock or time.time
+        self.authenticator = Authenticator(config, self.key_store.issuers, _log_dropped_header, self._wall_clock)
         self.gate = Gate(config, self.authenticator)
-        self.metrics = Metrics()
         self.decision_log = decision_log
         self.tracer = tracer
 
@@ -109,12 +122,32 @@ class Service:
         (a request reads `gate` once). Issuers whose settings did not change keep their keys
         and verified tokens; returns how many tokens stayed verified."""
         issuers = self.key_store.replace(config.issuers)
-        authenticator = Authenticator(config, issuers, _log_dropped_header)
+        authenticator = Authenticator(config, issuers, _log_dropped_header, self._wall_clock)
         kept = authenticator.inherit(self.authenticator)
         gate = Gate(config, authenticator)
         self.key_store.install(issuers)
         self.config, self.authenticator, self.gate = config, authenticator, gate
+        self._publish()  # the other workers judge this worker's issuers as they now are
         return kept
+
+    def workers(self) -> tuple[list[Statuses], int]:
+        """(each live worker's key status, this one first; how many workers have published none)."""
+        own = self.key_store.status()
+        if self.board is None:
+            return [own], 0
+        others, missing = self.board.others()
+        return [own, *others], missing
+
+    def _fetched(self, result: str) -> None:
+        self.metrics.count_fetch(result)
+        self._publish()
+
+    def _publish(self) -> None:
+        if self.board is not None:
+            try:
+                self.board.publish(self.key_store.status())
+            except OSError as exc:  # the other workers see the last status; the fetch still counts
+                log.warning("worker_status_not_published", error=str(exc), directory=str(self.board.directory))
 
 
 def _report_only_fields(report: ReportOnly) -> dict[str, object]:
@@ -133,15 +166,19 @@ def create_app(
     tracer: Tracer | None = None,
     grpc_address: tuple[str, int] | None = None,
     config_path: str | None = None,
-) -> ASGIApp:
+    clock: Callable[[], float] | None = None,
+    board: WorkerBoard | None = None,
+) -> VerifyRouter:
     """`extra_routes` is how `authcheck dev` serves its development issuer on the same port.
     With `grpc_address` (host, port) the lifespan also serves Envoy's gRPC ext_authz API on
     this event loop, over this worker's Service (needs the `grpc` extra). With `config_path`,
     SIGHUP reloads the config from it (see service.reload)."""
-    service = Service(config, transport, decision_log, tracer)
+    service = Service(config, transport, decision_log, tracer, clock, board)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        if board is not None:
+            board.publish(service.key_store.status())  # "no keys yet", before serving a request
         service.key_store.start()
         for warning in _insecure_issuers(config):
             log.warning("insecure_issuer", iss=warning)
@@ -155,18 +192,20 @@ def create_app(
         await service.key_store.close()
         if tracer is not None:
             tracer.close()
+        if board is not None:
+            board.withdraw()
 
     async def healthz(_: Request) -> Response:
         return PlainTextResponse("ok\n")
 
     async def readyz(_: Request) -> Response:
-        problems = service.key_store.not_ready()
-        if problems:
-            return JSONResponse({"ready": False, "issuers": problems}, status_code=503)
+        not_ready = problems(*service.workers())
+        if not_ready:
+            return JSONResponse({"ready": False, "issuers": not_ready}, status_code=503)
         return JSONResponse({"ready": True})
 
     async def metrics(_: Request) -> Response:
-        return PlainTextResponse(service.metrics.render(service.key_store), media_type="text/plain; version=0.0.4")
+        return Response(service.metrics.render(), media_type=CONTENT_TYPE)
 
     routes = [
         Route("/healthz", healthz, methods=["GET", "HEAD"]),
@@ -187,8 +226,18 @@ def _read_headers(scope: Scope) -> dict[str, list[str]]:
 
 
 def _insecure_issuers(config: Config) -> list[str]:
-    loopback = ("http://127.", "http://localhost", "http://[::1]")
-    return [i.issuer for i in config.issuers if i.issuer.startswith("http://") and not i.issuer.startswith(loopback)]
+    """http:// issuers whose host is not this machine: their keys can be swapped on the way."""
+    return [i.issuer for i in config.issuers if i.issuer.startswith("http://") and not _loopback(i.issuer)]
+
+
+def _loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class VerifyRouter:

@@ -32,6 +32,7 @@ from authcheck.core.identity import ENVOY_REMOVE_HEADER
 from authcheck.core.original_request import named_request
 from authcheck.service.app import Service
 from authcheck.service.decisions import decide_with_refresh
+from authcheck.service.readiness import problems
 
 log = structlog.get_logger("authcheck")
 
@@ -80,7 +81,7 @@ class Authorization(external_auth_pb2_grpc.AuthorizationServicer):  # type: igno
 
 
 class Health(health_pb2_grpc.HealthServicer):
-    """SERVING when every issuer has usable keys (as /readyz answers 200)."""
+    """SERVING when every issuer has usable keys in every worker (as /readyz answers 200)."""
 
     def __init__(self, service: Service) -> None:
         self._service = service
@@ -88,7 +89,7 @@ class Health(health_pb2_grpc.HealthServicer):
     async def Check(self, request: health_pb2.HealthCheckRequest, context: Any) -> health_pb2.HealthCheckResponse:
         if request.service not in ("", AUTHORIZATION_SERVICE):
             await context.abort(grpc.StatusCode.NOT_FOUND, f"unknown service {request.service!r}")
-        ready = not self._service.key_store.not_ready()
+        ready = not problems(*self._service.workers())
         status = health_pb2.HealthCheckResponse.SERVING if ready else health_pb2.HealthCheckResponse.NOT_SERVING
         return health_pb2.HealthCheckResponse(status=status)
 

@@ -46,6 +46,7 @@ __all__ = [
     "FetchStats",
     "IssuerKeys",
     "KeyStore",
+    "KeysStatus",
 ]
 
 log = structlog.get_logger("authcheck.core.keys")
@@ -53,12 +54,26 @@ log = structlog.get_logger("authcheck.core.keys")
 
 @dataclass
 class FetchStats:
-    """Counts by result ("ok", "http_error", "network_error", "invalid"), for /metrics."""
+    """Counts by result ("ok", "http_error", "network_error", "invalid"); `listener` hears each
+    one once the keys reflect it (it feeds /metrics and what this worker tells the others)."""
 
     by_result: dict[str, int] = field(default_factory=dict)
+    listener: Callable[[str], None] | None = None
 
     def add(self, result: str) -> None:
         self.by_result[result] = self.by_result.get(result, 0) + 1
+        if self.listener is not None:
+            self.listener(result)
+
+
+@dataclass(frozen=True)
+class KeysStatus:
+    """One issuer's key set as /readyz and the key-age gauge see it, in Unix time (comparable
+    across worker processes)."""
+
+    fetched_at: float | None
+    usable_until: float | None
+    last_error: str | None
 
 
 class IssuerKeys:
@@ -91,6 +106,15 @@ class IssuerKeys:
     def usable(self) -> KeySet:
         """The keys to verify with now; raises KeysUnavailable when there are none fresh enough."""
         return self.state.usable(self._clock())
+
+    def status(self, to_unix: float) -> KeysStatus:
+        """`to_unix`: what to add to this store's clock to get Unix time."""
+        fetched_at, until = self.state.fetched_at, self.state.usable_until()
+        return KeysStatus(
+            None if fetched_at is None else fetched_at + to_unix,
+            None if until is None else until + to_unix,
+            self.last_error,
+        )
 
     def age(self) -> float | None:
         return None if self.state.fetched_at is None else self._clock() - self.state.fetched_at
@@ -173,10 +197,17 @@ class IssuerKeys:
 class KeyStore:
     """Every configured issuer's keys, by issuer identifier."""
 
-    def __init__(self, issuers: tuple[IssuerConfig, ...], transport: httpx.AsyncBaseTransport | None = None) -> None:
-        self.stats = FetchStats()
+    def __init__(
+        self,
+        issuers: tuple[IssuerConfig, ...],
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        on_fetch: Callable[[str], None] | None = None,
+    ) -> None:
+        self.stats = FetchStats(listener=on_fetch)
+        self._clock = clock
         self._client = httpx.AsyncClient(transport=transport, follow_redirects=False)
-        self.issuers = {c.issuer: IssuerKeys(c, self._client, self.stats) for c in issuers}
+        self.issuers = {c.issuer: IssuerKeys(c, self._client, self.stats, clock) for c in issuers}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._started = False
 
@@ -191,7 +222,7 @@ class KeyStore:
         afresh. Returns the new mapping without installing it: `install` does, with the rest
         of the new config, in one step."""
         current = {keys.config: keys for keys in self.issuers.values()}
-        return {c.issuer: current.get(c) or IssuerKeys(c, self._client, self.stats) for c in issuers}
+        return {c.issuer: current.get(c) or IssuerKeys(c, self._client, self.stats, self._clock) for c in issuers}
 
     def install(self, issuers: dict[str, IssuerKeys]) -> None:
         """Serve `issuers` from now on: schedules start for new ones, stop for those left out."""
@@ -212,12 +243,6 @@ class KeyStore:
         await asyncio.gather(*tasks, return_exceptions=True)
         await self._client.aclose()
 
-    def not_ready(self) -> dict[str, str]:
-        """Issuers without usable keys, with the reason."""
-        problems = {}
-        for issuer, keys in self.issuers.items():
-            try:
-                keys.usable()
-            except KeysUnavailable as exc:
-                problems[issuer] = f"{exc.message} Last error: {keys.last_error}"
-        return problems
+    def status(self) -> dict[str, KeysStatus]:
+        to_unix = time.time() - self._clock()
+        return {issuer: keys.status(to_unix) for issuer, keys in self.issuers.items()}

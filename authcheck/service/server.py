@@ -12,36 +12,39 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-from typing import Any, cast
+from pathlib import Path
+from typing import Any
 
 import uvicorn
-from starlette.types import ASGIApp
 from uvicorn.supervisors import Multiprocess
 
 from authcheck.config.file import load_config
-from authcheck.service.app import DecisionLog, create_app
-from authcheck.service.logs import LogFormat, configure_logging
+from authcheck.service.app import VerifyRouter, create_app
+from authcheck.service.logs import configure_logging
+from authcheck.service.readiness import WorkerBoard
 from authcheck.service.reload import hold_sighup_until_running
+from authcheck.service.settings import ServeSettings
 from authcheck.service.tracing import tracer_from_environment
 
 APP = "authcheck.service.server:app_from_environment"
 
 
-def app_from_environment() -> ASGIApp:
+def app_from_environment() -> VerifyRouter:
     hold_sighup_until_running()
-    configure_logging(
-        os.environ.get("AUTHCHECK_LOG_LEVEL", "info"), cast(LogFormat, os.environ.get("AUTHCHECK_LOG_FORMAT", "json"))
-    )
+    settings = ServeSettings.read()
+    configure_logging(settings.log_level, settings.log_format)
     path = os.environ["AUTHCHECK_CONFIG"]
     config = load_config(path)
-    decision_log = cast(DecisionLog, os.environ.get("AUTHCHECK_DECISION_LOG", "all"))
-    grpc_port = os.environ.get("AUTHCHECK_GRPC_PORT")  # checked by `authcheck serve`
+    # Set by `serve --workers N` (N > 1): where the workers share counters and key status.
+    shared = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    board = WorkerBoard(Path(shared), settings.workers) if shared else None
     return create_app(
         config,
-        decision_log=decision_log,
+        decision_log=settings.decision_log,
         tracer=tracer_from_environment(),
-        grpc_address=(os.environ.get("AUTHCHECK_HOST", "127.0.0.1"), int(grpc_port)) if grpc_port else None,
+        grpc_address=(settings.host, settings.grpc_port) if settings.grpc_port is not None else None,
         config_path=path,
+        board=board,
     )
 
 
