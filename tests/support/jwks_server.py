@@ -3,7 +3,8 @@
 `mode` switches what /jwks answers: "ok", "error" (500), "garbage" (an HTML page),
 "slow" (sleeps `delay` seconds first), "empty" (a key set with no keys), "redirect-loop"
 (302 to itself), "huge" (a JSON body over authcheck's 1 MiB limit), "flapping" (500 and
-the keys, in turn). Every /jwks request is counted.
+the keys, in turn). Every /jwks request is counted. `ok_answers_left`, when set, is how
+many more "ok" answers to give before answering 500.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ class JwksServer:
         self.delay = 0.0
         self.cache_control: str | None = None
         self.jwks_fetches = 0
+        self.ok_answers_left: int | None = None
+        self._lock = threading.Lock()
         self.discovery_issuer: str | None = None  # to serve a document naming another issuer
         self._server: ThreadingHTTPServer | None = None
 
@@ -71,7 +74,11 @@ class JwksServer:
     def _answer_jwks(self, handler: Any) -> None:
         if self.mode == "slow":
             time.sleep(self.delay)
-        if self.mode == "error" or (self.mode == "flapping" and self.jwks_fetches % 2):
+        with self._lock:
+            refuse = self.ok_answers_left is not None and self.ok_answers_left <= 0
+            if self.ok_answers_left is not None and not refuse:
+                self.ok_answers_left -= 1
+        if self.mode == "error" or refuse or (self.mode == "flapping" and self.jwks_fetches % 2):
             handler.send_error(500)
         elif self.mode == "empty":
             handler._json({"keys": []})

@@ -116,6 +116,20 @@ class AuthcheckProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    def workers(self) -> list[int]:
+        """The pids of the worker processes uvicorn started (`--workers N`, N > 1)."""
+        assert self._process is not None
+        found = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+                command = (stat.parent / "cmdline").read_bytes()
+            except (OSError, IndexError):
+                continue  # gone meanwhile
+            if parent == self._process.pid and b"spawn_main" in command:
+                found.append(int(stat.parent.name))
+        return found
+
     def stop(self) -> None:
         if self._process is not None and self._process.poll() is None:
             self._process.terminate()
