@@ -10,16 +10,10 @@ import httpx
 import pytest
 from support.jwks_server import JwksServer
 from support.metrics import value
-from support.service import AuthcheckProcess
+from support.service import DECISION_FIELDS, AuthcheckProcess
 from support.tokens import SigningKey, mint
 
 REALM = 'Bearer realm="authcheck"'
-# The SPEC's Logs section, by name, plus structlog's event and level and the refusal's reason.
-DECISION_FIELDS = {
-    *("time", "decision", "status", "code", "rule", "method", "host", "path"),
-    *("sub", "client_id", "iss", "latency", "request_id"),
-    *("event", "level", "reason"),
-}
 
 
 def body(response: httpx.Response) -> dict[str, str]:

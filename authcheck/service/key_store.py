@@ -125,9 +125,16 @@ class IssuerKeys:
 
     def _refresh_task(self) -> asyncio.Task[None]:
         if self._inflight is None:
-            self._inflight = asyncio.create_task(self._fetch())
-            self._inflight.add_done_callback(lambda _: setattr(self, "_inflight", None))
+            self._inflight = asyncio.create_task(self._fetch_once())
         return self._inflight
+
+    async def _fetch_once(self) -> None:
+        try:
+            await self._fetch()
+        finally:
+            # Cleared by the fetch itself, not by a done callback (which runs a loop turn later):
+            # a refresh asked for in between would join the finished fetch instead of starting one.
+            self._inflight = None
 
     async def refresh_for_unknown_kid(self) -> bool:
         """Refresh once for a token whose kid we do not know; False while cooling down.

@@ -17,6 +17,13 @@ import yaml
 
 from support.jwks_server import free_port
 
+# The SPEC's Logs section, by name, plus structlog's event and level and the refusal's reason.
+DECISION_FIELDS = {
+    *("time", "decision", "status", "code", "rule", "method", "host", "path"),
+    *("sub", "client_id", "iss", "latency", "request_id"),
+    *("event", "level", "reason"),
+}
+
 
 class AuthcheckProcess:
     def __init__(
