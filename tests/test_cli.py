@@ -73,7 +73,9 @@ def test_serve_with_bad_config_is_one_line(tmp_path: Path) -> None:
         pytest.param(
             ("serve", "--port", "eighty"), "'eighty' is not valid: it must be a port number", id="port-not-a-number"
         ),
-        pytest.param(("serve", "--port", "70000"), "a port number from 1 to 65535", id="port-out-of-range"),
+        pytest.param(
+            ("serve", "--port", "70000"), "a port number from 0 to 65535 (0: any free port)", id="port-out-of-range"
+        ),
         pytest.param(("serve", "--workers", "0"), "at least 1", id="no-workers"),
         pytest.param(("serve", "--host", "bad host"), "an IP address or a host name", id="host-not-a-name"),
         pytest.param(("frobnicate",), "invalid choice", id="unknown-command"),
@@ -101,13 +103,14 @@ def test_port_in_use_is_one_line(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("variable", "bad", "allowed"),
     [
-        ("AUTHCHECK_PORT", "eighty", "a port number from 1 to 65535"),
-        ("AUTHCHECK_PORT", "70000", "a port number from 1 to 65535"),
+        ("AUTHCHECK_PORT", "eighty", "a port number from 0 to 65535 (0: any free port)"),
+        ("AUTHCHECK_PORT", "70000", "a port number from 0 to 65535 (0: any free port)"),
         ("AUTHCHECK_WORKERS", "-1", "a whole number of worker processes, at least 1"),
         ("AUTHCHECK_LOG_LEVEL", "verbose", "one of: debug, info, warning, error"),
         ("AUTHCHECK_LOG_FORMAT", "xml", "one of: json, console"),
         ("AUTHCHECK_DECISION_LOG", "some", "one of: all, denials, off"),
         ("AUTHCHECK_HOST", "not a host", "an IP address or a host name"),
+        ("AUTHCHECK_TRACING", "jaeger", "one of: off, otlp"),
     ],
 )
 def test_bad_environment_value_is_one_line_naming_it(tmp_path: Path, variable: str, bad: str, allowed: str) -> None:

@@ -22,9 +22,9 @@ class BadEnvironment(Exception):
 
 
 def port(text: str) -> int:
-    if text.isascii() and text.isdigit() and 1 <= int(text) <= 65535:
+    if text.isascii() and text.isdigit() and int(text) <= 65535:
         return int(text)
-    raise ValueError("a port number from 1 to 65535")
+    raise ValueError("a port number from 0 to 65535 (0: any free port)")
 
 
 def workers(text: str) -> int:
