@@ -71,7 +71,7 @@ class _LineWriter:
             return
         self._pending.put(line)
 
-    debug = info = warning = error = critical = exception = msg
+    log = debug = info = warn = warning = error = critical = exception = fatal = msg
 
     def redirect(self, output: BinaryIO) -> None:
         self.flush()

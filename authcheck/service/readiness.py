@@ -36,8 +36,9 @@ def problems(workers: Sequence[Statuses], missing: int = 0, now: float | None = 
             elif now > status.usable_until:
                 found[issuer] = f"{TOO_OLD} Last error: {status.last_error}"
     if missing:
+        starting = "a worker has" if missing == 1 else f"{missing} workers have"
         for issuer in workers[0] if workers else ():
-            found.setdefault(issuer, f"{NOT_FETCHED} ({missing} worker(s) not started yet)")
+            found.setdefault(issuer, f"{NOT_FETCHED} ({starting} not started yet)")
     return found
 
 
