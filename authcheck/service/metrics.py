@@ -38,11 +38,11 @@ KeyAges = Callable[[], dict[str, float | None]]  # issuer -> age of its oldest k
 
 class Metrics:
     def __init__(self, key_ages: KeyAges) -> None:
-        self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+        multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
         self.registry = CollectorRegistry()
         # In multiprocess mode the values go to this worker's files; a scrape reads all files.
-        own = None if self.multiprocess else self.registry
-        if self.multiprocess:
+        own = None if multiprocess else self.registry
+        if multiprocess:
             MultiProcessCollector(self.registry)  # type: ignore[no-untyped-call]
         self.decisions = Counter(
             "authcheck_decisions", "Decisions by answer status and code.", ("status", "code"), registry=own
