@@ -74,7 +74,7 @@ class Service:
     ) -> None:
         self.config = config
         self.board = board
-        self.metrics = Metrics(lambda: oldest_ages(self.workers()[0]))
+        self.metrics = Metrics(lambda: oldest_ages(*self.workers()))
         self.key_store = KeyStore(config.issuers, transport, clock or time.monotonic, self._fetched)
         self._wall_clock = clock or time.time
         self.authenticator = Authenticator(config, self.key_store.issuers, _log_dropped_header, self._wall_clock)

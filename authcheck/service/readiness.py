@@ -42,8 +42,9 @@ def problems(workers: Sequence[Statuses], missing: int = 0, now: float | None = 
     return found
 
 
-def oldest_ages(workers: Sequence[Statuses], now: float | None = None) -> dict[str, float | None]:
-    """Per issuer, the age of the oldest key set any worker verifies with; None while one has none."""
+def oldest_ages(workers: Sequence[Statuses], missing: int = 0, now: float | None = None) -> dict[str, float | None]:
+    """Per issuer, the age of the oldest key set any worker verifies with; None while one has none
+    (a worker that has published nothing yet has none)."""
     now = time.time() if now is None else now
     without: set[str] = set()
     oldest: dict[str, float] = {}
@@ -54,7 +55,7 @@ def oldest_ages(workers: Sequence[Statuses], now: float | None = None) -> dict[s
             else:
                 oldest[issuer] = max(oldest.get(issuer, 0.0), now - status.fetched_at)
     issuers = workers[0] if workers else {}
-    return {issuer: None if issuer in without else oldest[issuer] for issuer in issuers}
+    return {issuer: None if missing or issuer in without else oldest[issuer] for issuer in issuers}
 
 
 class WorkerBoard:
