@@ -19,16 +19,10 @@ from support.jwks_server import JwksServer
 from support.metrics import samples, value
 from support.service import AuthcheckProcess
 from support.tokens import SigningKey, mint
+from support.wait import wait_until
 
 Start = Callable[..., AuthcheckProcess]
 WORKERS = ("--workers", "2")
-
-
-def wait_until(condition: Callable[[], object], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
 
 
 def metrics(service: AuthcheckProcess) -> str:
