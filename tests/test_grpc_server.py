@@ -19,6 +19,7 @@ from google.protobuf.json_format import MessageToDict
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from support.configs import service_config
 from support.jwks_server import JwksServer, free_port
+from support.metrics import value
 from support.tokens import SigningKey, mint
 
 from authcheck.config.file import parse_config
@@ -333,7 +334,7 @@ def test_decisions_are_counted_and_logged_like_verify(
             ("allow", 200, "ok"),
             ("deny", 401, "auth.authorization_header_missing"),
         ]
-        assert decisions[0] | {"latency_ms": 0} == decisions[0] | {
+        assert decisions[0] | {"latency": 0} == decisions[0] | {
             "sub": "alice",
             "client_id": "client-1",
             "iss": jwks.issuer,
@@ -342,11 +343,12 @@ def test_decisions_are_counted_and_logged_like_verify(
             "host": "api.example.com",
             "path": "/orders/1",
             "request_id": "req-1",
-            "latency_ms": 0,
+            "latency": 0,
         }
         assert token not in repr(logs)
-        counted = edge.service.metrics.decisions
-        assert counted[200, "ok"] == 1 and counted[401, "auth.authorization_header_missing"] == 1
+        counted = edge.service.metrics.render().decode()
+        assert value(counted, "authcheck_decisions_total", status="200", code="ok") == 1
+        assert value(counted, "authcheck_decisions_total", status="401", code="auth.authorization_header_missing") == 1
 
     run(config, test)
 

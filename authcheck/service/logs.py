@@ -33,20 +33,19 @@ _BATCH = 1024  # lines per write
 
 
 def configure_logging(level: str = "info", log_format: LogFormat = "json", output: BinaryIO | None = None) -> None:
-    """`output` (default: stdout) is where JSON lines go; console lines always go to stdout."""
+    """Lines go to `output` (default: stdout). Safe to call again: loggers already cached keep
+    their level, but see the new processors (one list, changed in place) and output."""
     chain: list[structlog.typing.Processor] = [structlog.processors.add_log_level, _utc_time]
-    factory: Any
     if log_format == "json":
         chain += [structlog.processors.format_exc_info, structlog.processors.JSONRenderer(serializer=orjson.dumps)]
-        _WRITER.redirect(output or sys.stdout.buffer)
-        factory = _writer_factory
     else:
         chain.append(structlog.dev.ConsoleRenderer(timestamp_key="time"))
-        factory = structlog.PrintLoggerFactory(sys.stdout)
+    _CHAIN[:] = chain
+    _WRITER.redirect(output or sys.stdout.buffer)
     structlog.configure(
-        processors=chain,
+        processors=_CHAIN,
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level.upper()]),
-        logger_factory=factory,
+        logger_factory=_writer_factory,
         cache_logger_on_first_use=True,
     )
 
@@ -65,11 +64,11 @@ class _LineWriter:
         self._dropped = 0  # only ever increased, by the threads that log
         self._thread: threading.Thread | None = None
 
-    def msg(self, line: bytes) -> None:
+    def msg(self, line: bytes | str) -> None:
         if self._pending.qsize() >= MAX_PENDING:
             self._dropped += 1
             return
-        self._pending.put(line)
+        self._pending.put(line.encode() if isinstance(line, str) else line)  # str: the console renderer
 
     log = debug = info = warn = warning = error = critical = exception = fatal = msg
 
@@ -109,6 +108,7 @@ class _LineWriter:
 
 
 _WRITER = _LineWriter()
+_CHAIN: list[structlog.typing.Processor] = []  # the one processor list every logger shares
 
 
 def _writer_factory(*_: Any) -> _LineWriter:
