@@ -23,14 +23,15 @@ def _plain_http(config: Config) -> Iterator[str]:
     for index, issuer in enumerate(config.issuers):
         for key, url in (("issuer", issuer.issuer), ("jwks_uri", issuer.jwks_uri)):
             parts = urlsplit(url or "")
-            if parts.scheme == "http" and not _loopback(parts.hostname or ""):
+            if parts.scheme == "http" and not is_loopback(parts.hostname or ""):
                 yield (
                     f"issuers[{index}].{key}: {url} is plain http off loopback: anyone on the network path "
                     "can swap the keys in transit; use https:// unless that network is trusted (in-cluster)"
                 )
 
 
-def _loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """This machine: exactly `localhost`, 127.0.0.0/8 or ::1 (so not `localhost.evil.example`)."""
     try:
         return host == "localhost" or ipaddress.ip_address(host).is_loopback
     except ValueError:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Literal
@@ -17,6 +16,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from authcheck.config.lint import is_loopback
 from authcheck.config.model import Config
 from authcheck.core.answers import allow_answer, denial_answer
 from authcheck.core.authenticator import Authenticator
@@ -227,17 +227,11 @@ def _read_headers(scope: Scope) -> dict[str, list[str]]:
 
 def _insecure_issuers(config: Config) -> list[str]:
     """http:// issuers whose host is not this machine: their keys can be swapped on the way."""
-    return [i.issuer for i in config.issuers if i.issuer.startswith("http://") and not _loopback(i.issuer)]
-
-
-def _loopback(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return [
+        i.issuer
+        for i in config.issuers
+        if i.issuer.startswith("http://") and not is_loopback(urlsplit(i.issuer).hostname or "")
+    ]
 
 
 class VerifyRouter:
