@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
-from conftest import service_config
+from support.configs import service_config
 from support.metrics import value
 from support.service import DECISION_FIELDS
 from support.tokens import SigningKey, mint, new_key

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-from conftest import service_config
+from support.configs import service_config
 from support.jwks_server import JwksServer
 from support.metrics import samples, value
 from support.service import AuthcheckProcess
