@@ -130,7 +130,7 @@ def test_one_input(raw: bytes) -> None:
     envoy_subpath = _wire(data.ConsumeUnicodeNoSurrogates(60)) if data.ConsumeBool() else None
     # The memo key, as the app builds it: everything the original request is read from.
     raw_headers = (method, envoy_subpath, *((k, *v) for k, v in sorted(headers.items()) if k != "authorization"))
-    decision = GATE.decide(headers, method or "GET", envoy_subpath, "", raw_headers)
+    decision = GATE.decide(headers, method or "GET", envoy_subpath, raw_headers=raw_headers)
     if decision.status not in STATUSES:
         raise AssertionError(f"status {decision.status}")
     needs_token = decision.rule is not None and decision.rule.access is not Access.ANONYMOUS

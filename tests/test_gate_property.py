@@ -99,7 +99,7 @@ def test_decide_known_equals_decide(
         if host is not None:
             sent["x-forwarded-host"] = [host]
         raw_headers = ("GET", b"/verify", method, path, host)
-        full = gate.decide(sent, "GET", None, "", raw_headers)
+        full = gate.decide(sent, "GET", None, raw_headers=raw_headers)
         one = authorization[0].encode("latin-1") if len(authorization) == 1 else None
         known = gate.decide_known(raw_headers, one)
         if known is not None:
@@ -115,7 +115,7 @@ def test_decide_known_answers_a_cached_token_on_a_known_request() -> None:
     raw_headers = ("GET", b"/verify", "GET", "/orders/1")
     for token, status in ((TOKENS[0], 200), (TOKENS[1], 403)):
         sent = {"x-forwarded-method": ["GET"], "x-forwarded-uri": ["/orders/1"], "authorization": [f"Bearer {token}"]}
-        full = gate.decide(sent, "GET", None, "", raw_headers)
+        full = gate.decide(sent, "GET", None, raw_headers=raw_headers)
         known = gate.decide_known(raw_headers, f"Bearer {token}".encode())
         assert known is not None and known.status == full.status == status
         assert _comparable(known) == _comparable(full)

@@ -48,7 +48,7 @@ class Offline:
 
     def decide(self, uri: str, method: str = "GET", host: str | None = None, **claims: Any) -> Decision:
         authorization = self.bearer(**claims) if claims else None
-        return self.gate.decide(headers(uri, method, host, authorization), "GET", None, "")
+        return self.gate.decide(headers(uri, method, host, authorization), "GET", None)
 
 
 ORG_RULES = [
@@ -170,10 +170,10 @@ def test_report_only_rule_is_judged_and_matching_goes_on() -> None:
     decision = gate.decide("/admin/users", scope="profile")
     assert (decision.status, decision.rule.name if decision.rule else None) == (200, "admin")
     assert decision.report_only == (ReportOnly("strict", 403, "auth.insufficient_scope"), ReportOnly("open", 200, "ok"))
-    anonymous = gate.gate.decide(headers("/admin/users"), "GET", None, "")
+    anonymous = gate.gate.decide(headers("/admin/users"), "GET", None)
     assert anonymous.status == 401
     assert anonymous.report_only[0] == ReportOnly("strict", 401, "auth.authorization_header_missing")
-    unmatched = gate.gate.decide(headers("/other"), "GET", None, "")
+    unmatched = gate.gate.decide(headers("/other"), "GET", None)
     assert unmatched.report_only == () and unmatched.status == 403
 
 
@@ -187,7 +187,7 @@ def test_cache_hit_road_reports_report_only_rules_too() -> None:
         )
     )
     bearer = gate.bearer(scope="read")
-    full = gate.gate.decide(headers("/x", authorization=bearer), "GET", None, "", "x")
+    full = gate.gate.decide(headers("/x", authorization=bearer), "GET", None, raw_headers="x")
     quick = gate.gate.decide_known("x", bearer.encode())
     assert quick is not None and quick.status == full.status == 200
     assert quick.report_only == full.report_only == (ReportOnly("trial", 403, "auth.insufficient_scope"),)
@@ -267,7 +267,7 @@ def test_report_only_rules_never_change_the_decision(
                 authorization = offline.bearer(**caller)
             sent = headers(path, method, None, authorization)
             raw_key = (method, path, authorization is None)
-            full = offline.gate.decide(sent, "GET", None, "", raw_key)
+            full = offline.gate.decide(sent, "GET", None, raw_headers=raw_key)
             outcome = (full.status, full.denial.code if full.denial else "ok", full.rule.name if full.rule else None)
             outcomes.append(outcome)
             # The cache-hit road answers exactly as the full road, report_only rules included.

@@ -92,7 +92,7 @@ class PolicyTest:
             headers["authorization"] = [case.authorization]
         elif case.token is not None:
             headers["authorization"] = [f"Bearer {self._mint(case.token)}"]
-        outcome = Outcome.of(self.gate.decide(headers, "GET", None, ""))
+        outcome = Outcome.of(self.gate.decide(headers, "GET", None))
         return CaseResult(case, outcome, _mismatch(case, outcome))
 
     def _mint(self, claims: dict[str, Any]) -> str:

@@ -71,13 +71,13 @@ class Gate:
         headers: Headers,
         verify_method: str,
         envoy_subpath: str | None,
-        verify_query: str,
+        *,
         raw_headers: Hashable = None,
     ) -> Decision:
         """`raw_headers`, when given, is everything `headers` was read from (the /verify
         request's method, path and header lines, less Authorization and X-Request-Id):
-        reading the original request is pure, so its outcome is remembered by it.
-        `verify_query` is not read (SPEC: the /verify query string is ignored)."""
+        reading the original request is pure, so its outcome is remembered by it. The
+        /verify query string is never read (SPEC: Caddy appends the client's)."""
         known = self._requests.get(raw_headers) if raw_headers is not None else None
         if known is None:
             try:

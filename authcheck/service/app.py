@@ -278,9 +278,9 @@ class VerifyRouter:
             decision = gate.decide_known(raw_headers, authorization[0] if len(authorization) == 1 else None)
             if decision is None:
                 envoy_subpath = raw_path[7:].decode("latin-1") if len(raw_path) > 7 else None
-                headers, query = _read_headers(scope), scope["query_string"].decode("latin-1")
+                headers = _read_headers(scope)
                 decision = await decide_with_refresh(
-                    lambda: gate.decide(headers, method, envoy_subpath, query, raw_headers), self.service.key_store
+                    lambda: gate.decide(headers, method, envoy_subpath, raw_headers=raw_headers), self.service.key_store
                 )
         except Exception:  # a bug must never become a 500 or an open door
             log.exception("internal_error")
