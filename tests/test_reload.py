@@ -6,7 +6,6 @@ import asyncio
 import os
 import signal
 import socket
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from support.configs import service_config
 from support.jwks_server import JwksServer
 from support.service import AuthcheckProcess
 from support.tokens import SigningKey, mint
+from support.wait import wait_until
 
 from authcheck.config.file import load_config
 from authcheck.service.app import VerifyRouter, create_app
@@ -32,13 +32,6 @@ def start_workers(start_service: Start, config: dict[str, Any]) -> AuthcheckProc
     service = start_service(config, extra_args=WORKERS)
     wait_until(lambda: len(service.events("jwks_fetched")) >= 2)
     return service
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
 
 
 def every_worker_answers(service: AuthcheckProcess, status: int, token: str) -> bool:

@@ -12,15 +12,9 @@ from support.jwks_server import JwksServer, free_port
 from support.metrics import value
 from support.service import AuthcheckProcess
 from support.tokens import SigningKey, mint, new_key
+from support.wait import wait_until
 
 Start = Callable[..., AuthcheckProcess]
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.1)
 
 
 def test_rotation_new_kid_is_fetched_once_and_accepted(

@@ -10,7 +10,7 @@ from support.jwks_server import JwksServer
 from support.metrics import value
 from support.service import AuthcheckProcess
 from support.tokens import SigningKey, mint
-from test_reload import wait_until
+from support.wait import wait_until
 
 Start = Callable[..., AuthcheckProcess]
 
