@@ -639,6 +639,7 @@ def main() -> int:
     )
     draw_chart(json.loads((out / "results.json").read_text()), out / "results.png")
     if not args.quick:  # the docs show the last full run
+        (REPO / "docs/img").mkdir(exist_ok=True)
         shutil.copy(out / "results.png", REPO / "docs/img/benchmark.png")
     print("\n" + report)
     print(f"(written to {out.relative_to(REPO) if out.is_relative_to(REPO) else out})")
