@@ -469,6 +469,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="3 rounds of 2 s: a smoke run (ratios get noisy)")
     parser.add_argument("--skip", default="", help="comma-separated: nginx,workers,memory,logging")
     parser.add_argument("--only", choices=["memory"], help="run just this measurement")
+    parser.add_argument("--rows", default="", help="comma-separated scenario keys: run just these and their baselines")
     parser.add_argument("--out", type=Path, default=None, help="results directory (default bench/results/<time>)")
     parser.add_argument(
         "--profile",
@@ -535,10 +536,17 @@ def main() -> int:
             Scenario("nginx-auth", "(4) nginx auth_request -> authcheck (one ES384 token), -> upstream", "nginx-alone"),
         ]
     }
+    if args.rows:
+        wanted = set(args.rows.split(","))
+        unknown = wanted - set(scenarios)
+        if unknown:
+            parser.error(f"--rows: no scenario {', '.join(sorted(unknown))} (there are: {', '.join(scenarios)})")
+        wanted |= {scenarios[key].baseline for key in wanted} - {None}
+        scenarios = {key: s for key, s in scenarios.items() if key in wanted}
     if "logging" in skip:
-        del scenarios["hit-logged"]
+        scenarios.pop("hit-logged", None)
     if "nginx" in skip:
-        del scenarios["nginx-alone"], scenarios["nginx-auth"]
+        scenarios.pop("nginx-alone", None), scenarios.pop("nginx-auth", None)
 
     servers: list[Server] = []
     with running(servers):
@@ -588,13 +596,14 @@ def main() -> int:
         for key in scenarios:  # warm-up
             wrk(ports[key], token_files[files[key]], 1, **_request_shape(key))
         if args.profile:
-            for key in ("hit", "distinct-ES384", "distinct-RS256", "garbage"):
-                profile(out, authcheck, key, ports[key], token_files[files[key]], max(args.seconds, 10))
+            for key in ("hit", "hit-logged", "distinct-ES384", "distinct-RS256", "garbage"):
+                server = logged if key == "hit-logged" else authcheck
+                profile(out, server, key, ports[key], token_files[files[key]], max(args.seconds, 10))
             _tidy(out, token_files)
             print(f"(profiles written to {out})")
             return 0
         for round_ in range(1, args.rounds + 1):
-            for alg in ALGS:
+            for alg in (a for a in ALGS if f"distinct-{a}" in scenarios):
                 scenarios[f"distinct-{alg}"].floor_s.append(
                     crypto_floor(issuer, alg, token_files[alg].read_text().split("\n", 1)[0])
                 )
@@ -623,7 +632,8 @@ def main() -> int:
     if "workers" not in skip:
         extra["workers"] = scale_workers(out, issuer, main_config, token_files, args)
     if "memory" not in skip:
-        extra["memory"] = memory(out, issuer, token_files["memory"], scenarios["distinct-ES256"].median("rps"))
+        es256_rps = scenarios["distinct-ES256"].median("rps") if "distinct-ES256" in scenarios else 0.0
+        extra["memory"] = memory(out, issuer, token_files["memory"], es256_rps)
 
     _tidy(out, token_files)
     report = render(scenarios, extra, args, time.time() - started)
