@@ -10,7 +10,6 @@ from typing import Any
 
 import grpc
 import pytest
-import structlog
 from envoy.config.core.v3.base_pb2 import HeaderValue, HeaderValueOption
 from envoy.service.auth.v3 import external_auth_pb2_grpc
 from envoy.service.auth.v3.attribute_context_pb2 import AttributeContext
@@ -19,6 +18,7 @@ from google.protobuf.json_format import MessageToDict
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from support.configs import service_config
 from support.jwks_server import JwksServer, free_port
+from support.log_lines import capture_json_lines
 from support.metrics import value
 from support.tokens import SigningKey, mint
 
@@ -309,13 +309,13 @@ def test_a_failure_to_decide_is_a_503_denial_not_an_rpc_error(config: dict[str, 
             raise RuntimeError("a bug")
 
         edge.service.gate.decide_for = broken  # type: ignore[method-assign]
-        with structlog.testing.capture_logs() as logs:
-            answer = await edge.check()
+        logged = capture_json_lines()
+        answer = await edge.check()
         assert answer.status.code == UNAVAILABLE
         assert answer.denied_response.status.code == 503
         assert body_of(answer)["code"] == "auth.internal_error"
         assert "retry-after" in headers_of(answer.denied_response.headers)
-        assert [entry["event"] for entry in logs] == ["internal_error", "decision"]
+        assert [entry["event"] for entry in logged()] == ["internal_error", "decision"]
 
     run(config, test)
 
@@ -326,10 +326,10 @@ def test_decisions_are_counted_and_logged_like_verify(
     token = mint(keys["ES384"], jwks.issuer, sub="alice")
 
     async def test(edge: Edge) -> None:
-        with structlog.testing.capture_logs() as logs:
-            await edge.check(token=token, headers={"x-request-id": "req-1"})
-            await edge.check()
-        decisions = [entry for entry in logs if entry["event"] == "decision"]
+        logged = capture_json_lines()
+        await edge.check(token=token, headers={"x-request-id": "req-1"})
+        await edge.check()
+        decisions = [entry for entry in logged() if entry["event"] == "decision"]
         assert [(d["decision"], d["status"], d["code"]) for d in decisions] == [
             ("allow", 200, "ok"),
             ("deny", 401, "auth.authorization_header_missing"),
@@ -345,7 +345,7 @@ def test_decisions_are_counted_and_logged_like_verify(
             "request_id": "req-1",
             "latency": 0,
         }
-        assert token not in repr(logs)
+        assert token not in repr(logged())
         counted = edge.service.metrics.render().decode()
         assert value(counted, "authcheck_decisions_total", status="200", code="ok") == 1
         assert value(counted, "authcheck_decisions_total", status="401", code="auth.authorization_header_missing") == 1

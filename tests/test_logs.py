@@ -59,3 +59,49 @@ def test_stalled_output_never_blocks_logging_and_drops_are_counted(monkeypatch: 
     assert dropped > 0
     assert len(decisions) + dropped == 50
     assert decisions == sorted(decisions)  # in order, the newest ones dropped
+
+
+class CountingOutput(io.BytesIO):
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        self.writes += 1
+        return super().write(data)
+
+
+def test_write_event_writes_the_line_structlog_would() -> None:
+    fields = {"decision": "allow", "status": 200, "rule": None, "latency": 0.000123}
+    output = io.BytesIO()
+    configure_logging("info", "json", output)
+    structlog.get_logger("authcheck").info("decision", **fields)
+    logs.write_event("decision", dict(fields))
+    by_structlog, direct = lines(output)
+    assert list(direct) == list(by_structlog)  # the same keys, in the same order
+    assert direct | {"time": ""} == by_structlog | {"time": ""}
+
+
+def test_write_event_keeps_the_level_and_the_console_format() -> None:
+    output = io.BytesIO()
+    configure_logging("warning", "json", output)
+    logs.write_event("decision", {"status": 200})
+    assert lines(output) == []
+    configure_logging("info", "console", output)
+    logs.write_event("decision", {"status": 401})
+    assert flush_logs()
+    plain = re.sub(rb"\x1b\[[0-9;]*m", b"", output.getvalue())  # without the colours
+    assert re.search(rb"\[info\s*\] decision\s+status=401", plain)
+
+
+def test_the_writer_batches_lines_that_arrive_one_by_one() -> None:
+    """Without the linger, a writer woken for each line writes each line on its own: a
+    thread switch and a system call per request."""
+    output = CountingOutput()
+    configure_logging("info", "json", output)
+    for n in range(300):
+        logs.write_event("decision", {"n": n})
+        time.sleep(0.0002)  # the logging thread lets go of the GIL, as an event loop does between requests
+    written = lines(output)
+    assert [line["n"] for line in written] == list(range(300))
+    assert output.writes < 100

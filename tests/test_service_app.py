@@ -9,7 +9,6 @@ service over HTTP; these reach what they cannot: the clock, an internal error, t
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
@@ -20,13 +19,13 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from support.configs import service_config
+from support.log_lines import capture_json_lines
 from support.metrics import value
 from support.service import DECISION_FIELDS
 from support.tokens import SigningKey, mint, new_key
 
 from authcheck.config.file import parse_config
 from authcheck.service.app import DecisionLog, VerifyRouter, create_app
-from authcheck.service.logs import configure_logging, flush_logs
 
 ISSUER = "https://issuer.example.com/oidc"
 KEY_A, KEY_B, KEY_C = new_key("ES256", kid="k1"), new_key("ES256", kid="k1"), new_key("ES256", kid="k2")
@@ -74,14 +73,7 @@ class Harness:
 @pytest.fixture
 def log() -> Callable[[], list[dict[str, Any]]]:
     """Every JSON line the service logged during the test, parsed."""
-    output = io.BytesIO()
-    configure_logging("info", "json", output)
-
-    def lines() -> list[dict[str, Any]]:
-        assert flush_logs()
-        return [json.loads(line) for line in output.getvalue().splitlines()]
-
-    return lines
+    return capture_json_lines()
 
 
 @asynccontextmanager

@@ -25,6 +25,7 @@ from authcheck.core.expiring_cache import LRU
 from authcheck.core.gate import Decision, Gate, ReportOnly
 from authcheck.service.decisions import decide_with_refresh
 from authcheck.service.key_store import KeyStore
+from authcheck.service.logs import write_event
 from authcheck.service.metrics import CONTENT_TYPE, Metrics
 from authcheck.service.readiness import Statuses, WorkerBoard, oldest_ages, problems
 from authcheck.service.reload import reload_on_sighup
@@ -99,22 +100,24 @@ class Service:
         request, identity = decision.request, decision.identity
         # The first report_only rule met (the metric counts each): absent when none matched.
         reported = _report_only_fields(decision.report_only[0]) if decision.report_only else {}
-        log.info(
+        write_event(
             "decision",
-            decision="allow" if decision.denial is None else "deny",
-            status=decision.status,
-            code=code,
-            reason=decision.denial.reason if decision.denial else None,
-            rule=decision.rule.name if decision.rule else None,
-            method=request.method if request else None,
-            host=request.host if request else None,
-            path=request.path if request else None,
-            sub=identity.subject if identity else None,
-            client_id=identity.client_id if identity else None,
-            iss=identity.issuer if identity else None,
-            latency=round(seconds, 6),
-            request_id=request_id,
-            **reported,
+            {
+                "decision": "allow" if decision.denial is None else "deny",
+                "status": decision.status,
+                "code": code,
+                "reason": decision.denial.reason if decision.denial else None,
+                "rule": decision.rule.name if decision.rule else None,
+                "method": request.method if request else None,
+                "host": request.host if request else None,
+                "path": request.path if request else None,
+                "sub": identity.subject if identity else None,
+                "client_id": identity.client_id if identity else None,
+                "iss": identity.issuer if identity else None,
+                "latency": round(seconds, 6),
+                "request_id": request_id,
+                **reported,
+            },
         )
 
     def apply(self, config: Config) -> int:
