@@ -92,7 +92,7 @@ def _public_jwk(alg: str, key: Any) -> dict[str, Any]:
 def _mint(job: tuple[str, bytes, str, int, int, bool]) -> list[str]:
     """Tokens start..start+count-1 (a separate process: RSA signing is slow); `email`: with an email claim."""
     alg, pem, issuer, start, count, email = job
-    key = serialization.load_pem_private_key(pem, password=None)
+    key: Any = serialization.load_pem_private_key(pem, password=None)
     now = int(time.time())
     header = {"kid": alg.lower(), "typ": "at+jwt"}
     return [
@@ -111,7 +111,7 @@ def _mint(job: tuple[str, bytes, str, int, int, bool]) -> list[str]:
             key,
             algorithm=alg,
             headers=header,
-        )  # type: ignore[arg-type]
+        )
         for i in range(start, start + count)
     ]
 
@@ -491,9 +491,9 @@ def main() -> int:
     issuer = Issuer()
     if args.only == "memory":
         memory_file = _write(out / "memory-es256.txt", issuer.mint("ES256", MEMORY_TOKENS, start=10**6, email=True))
-        extra = {"memory": memory(out, issuer, memory_file, 0.0)}
+        memory_only = {"memory": memory(out, issuer, memory_file, 0.0)}
         memory_file.unlink()
-        report = render({}, extra, args, time.time() - started)
+        report = render({}, memory_only, args, time.time() - started)
         (out / "results.md").write_text(report)
         print("\n" + report)
         return 0
