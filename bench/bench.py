@@ -238,7 +238,15 @@ class Server:
 
     def rss_mb(self) -> float:
         """RSS of the process and every descendant (uvicorn workers), in MB."""
-        return sum(_rss_kb(pid) for pid in [self.process.pid, *_descendants(self.process.pid)]) / 1024
+        return sum(_rss_kb(pid) for pid in self.pids()) / 1024
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU used so far by the process and every descendant (uvicorn workers,
+        nginx's worker), each with all its threads."""
+        return sum(_cpu_seconds(pid) for pid in self.pids())
+
+    def pids(self) -> list[int]:
+        return [self.process.pid, *_descendants(self.process.pid)]
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -263,8 +271,12 @@ def _descendants(pid: int) -> list[int]:
 
 
 def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time the process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    """User + system CPU time the process has used so far: utime + stime of /proc/<pid>/stat,
+    which add up all its threads. In clock ticks (10 ms at the usual 100 Hz); 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -394,6 +406,7 @@ class Run:
     requests: int
     non_2xx: int
     errors: int
+    cpu_us: dict[str, float] = field(default_factory=dict)  # CPU per request by serving process (measure())
 
 
 def wrk(
@@ -461,6 +474,123 @@ class Scenario:
     def median(self, name: str) -> float:
         return float(statistics.median(getattr(run, name) for run in self.runs))
 
+    def cpu_us(self) -> dict[str, float]:
+        """Median CPU per request (µs) of each process serving the scenario, over the rounds."""
+        names = self.runs[0].cpu_us if self.runs else {}
+        return {name: round(statistics.median(run.cpu_us[name] for run in self.runs), 1) for name in names}
+
+
+def all_scenarios() -> dict[str, Scenario]:
+    scenarios = [
+        Scenario("bare", BASELINES["bare"], None),
+        Scenario("bare-verify", BASELINES["bare-verify"], None),
+        Scenario("bare-deny", BASELINES["bare-deny"], None),
+        Scenario("hit", "(1) one valid ES384 token, repeated", "bare", goal=1.0),
+        *(
+            Scenario(
+                f"distinct-{alg}",
+                f"(2) 10,000 distinct valid {alg} tokens, rotated",
+                "bare-verify" if alg == "ES384" else None,
+                goal=0.9 if alg == "ES384" else None,
+            )
+            for alg in ALGS
+        ),
+        Scenario("garbage", "(3) 10,000 distinct garbage tokens (401)", "bare-deny", goal=1.0),
+        Scenario("hit-logged", "(1) with every decision logged (--decision-log all, the default)", "bare", goal=0.85),
+        Scenario("nginx-alone", BASELINES["nginx-alone"], None),
+        Scenario("nginx-auth", "(4) nginx auth_request -> authcheck (one ES384 token), -> upstream", "nginx-alone"),
+    ]
+    return {s.key: s for s in scenarios}
+
+
+# What each scenario sends (a key of the token files) and the answer every request must get.
+AUTHCHECK_ROWS = ("hit", *(f"distinct-{alg}" for alg in ALGS), "garbage")
+NGINX_ROWS = ("nginx-alone", "nginx-auth")
+TOKENS = {"bare-verify": "ES384", "bare-deny": "garbage", "garbage": "garbage", **{f"distinct-{a}": a for a in ALGS}}
+STATUS = {"garbage": 401, "bare-deny": 401}
+GUARDED = {"nginx-auth"}  # proxy rows with auth: a request without a token must get 401
+SKIPPABLE = {"logging": ("hit-logged",), "nginx": NGINX_ROWS}
+
+
+def choose(scenarios: dict[str, Scenario], rows: str, skip: set[str]) -> dict[str, Scenario]:
+    """The scenarios of `--rows` (all when empty) with their baselines, less the skipped ones.
+    Raises ValueError for an unknown key."""
+    if rows:
+        wanted = set(rows.split(","))
+        unknown = wanted - set(scenarios)
+        if unknown:
+            raise ValueError(f"--rows: no scenario {', '.join(sorted(unknown))} (there are: {', '.join(scenarios)})")
+        wanted |= {baseline for key in wanted if (baseline := scenarios[key].baseline)}
+        scenarios = {key: s for key, s in scenarios.items() if key in wanted}
+    dropped = {key for name in skip for key in SKIPPABLE.get(name, ())}
+    return {key: s for key, s in scenarios.items() if key not in dropped}
+
+
+@dataclass
+class Target:
+    """Where a scenario's requests go, and the processes that serve them, by name: their CPU
+    (each with its threads and descendants) is the scenario's CPU."""
+
+    port: int
+    processes: dict[str, Server]
+
+
+def start_targets(
+    out: Path, issuer: Issuer, keys: set[str], main_config: Path, servers: list[Server]
+) -> dict[str, Target]:
+    """Starts what the scenarios `keys` need; each server is appended to `servers` as soon as it
+    runs (the caller stops them)."""
+    return {
+        **_bare_targets(out, issuer, keys, servers),
+        **_authcheck_targets(out, keys, main_config, servers),
+    }
+
+
+def _bare_targets(out: Path, issuer: Issuer, keys: set[str], servers: list[Server]) -> dict[str, Target]:
+    targets: dict[str, Target] = {}
+    for key, mode in (("bare", "ok"), ("bare-verify", "verify"), ("bare-deny", "deny")):
+        if key not in keys:
+            continue
+        jwk = None
+        if mode == "verify":
+            jwk = out / "es384.jwk"
+            jwk.write_text(json.dumps(_public_jwk("ES384", issuer.keys["ES384"])))
+        server, port = start_bare(out, mode, jwk)
+        servers.append(server)
+        targets[key] = Target(port, {"bare app": server})
+    return targets
+
+
+def _authcheck_targets(out: Path, keys: set[str], main_config: Path, servers: list[Server]) -> dict[str, Target]:
+    """The headline authcheck (and nginx in front of it), and the one logging every decision."""
+    targets: dict[str, Target] = {}
+    if keys & {*AUTHCHECK_ROWS, *NGINX_ROWS}:
+        authcheck, port = start_authcheck(out, "authcheck", main_config)
+        servers.append(authcheck)
+        targets |= {key: Target(port, {"authcheck": authcheck}) for key in AUTHCHECK_ROWS if key in keys}
+        if keys & set(NGINX_ROWS):
+            nginx, with_auth, alone = start_nginx(out, port)
+            servers.append(nginx)
+            targets["nginx-alone"] = Target(alone, {"nginx": nginx})
+            targets["nginx-auth"] = Target(with_auth, {"authcheck": authcheck, "nginx": nginx})
+    if "hit-logged" in keys:
+        logged, logged_port = start_authcheck(out, "authcheck-logged", main_config, decision_log="all")
+        servers.append(logged)
+        targets["hit-logged"] = Target(logged_port, {"authcheck": logged})
+    return targets
+
+
+def measure(key: str, target: Target, tokens: Path, seconds: float) -> Run:
+    """One wrk run, with the CPU each serving process used over it per request, in µs (/proc
+    counts clock ticks of 10 ms: over a 5 s run of thousands of requests a few tenths of a µs)."""
+    before = {name: server.cpu_seconds() for name, server in target.processes.items()}
+    run = wrk(target.port, tokens, seconds, **_request_shape(key))
+    run.cpu_us = {
+        name: round((server.cpu_seconds() - before[name]) / max(run.requests, 1) * 1e6, 1)
+        for name, server in target.processes.items()
+    }
+    return run
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -480,6 +610,10 @@ def main() -> int:
     if args.quick:
         args.seconds = 2.0
     skip = set(filter(None, args.skip.split(",")))
+    try:
+        scenarios = choose(all_scenarios(), args.rows, skip)
+    except ValueError as exc:
+        parser.error(str(exc))
     out = args.out or REPO / "bench/results" / time.strftime("%Y%m%d-%H%M%S")
     out.mkdir(parents=True, exist_ok=True)
     if os.cpu_count() is None or os.cpu_count() < 2:  # type: ignore[operator]
@@ -512,93 +646,19 @@ def main() -> int:
     # Cache smaller than the 10,000-token rotation: every distinct token misses, is verified,
     # stored and later evicted, as a stream of new tokens is.
     main_config = authcheck_config(out, "authcheck", issuer.issuer, {"max_entries": 1000})
-    scenarios = {
-        s.key: s
-        for s in [
-            Scenario("bare", BASELINES["bare"], None),
-            Scenario("bare-verify", BASELINES["bare-verify"], None),
-            Scenario("bare-deny", BASELINES["bare-deny"], None),
-            Scenario("hit", "(1) one valid ES384 token, repeated", "bare", goal=1.0),
-            *(
-                Scenario(
-                    f"distinct-{alg}",
-                    f"(2) 10,000 distinct valid {alg} tokens, rotated",
-                    "bare-verify" if alg == "ES384" else None,
-                    goal=0.9 if alg == "ES384" else None,
-                )
-                for alg in ALGS
-            ),
-            Scenario("garbage", "(3) 10,000 distinct garbage tokens (401)", "bare-deny", goal=1.0),
-            Scenario(
-                "hit-logged", "(1) with every decision logged (--decision-log all, the default)", "bare", goal=0.85
-            ),
-            Scenario("nginx-alone", BASELINES["nginx-alone"], None),
-            Scenario("nginx-auth", "(4) nginx auth_request -> authcheck (one ES384 token), -> upstream", "nginx-alone"),
-        ]
-    }
-    if args.rows:
-        wanted = set(args.rows.split(","))
-        unknown = wanted - set(scenarios)
-        if unknown:
-            parser.error(f"--rows: no scenario {', '.join(sorted(unknown))} (there are: {', '.join(scenarios)})")
-        wanted |= {scenarios[key].baseline for key in wanted} - {None}
-        scenarios = {key: s for key, s in scenarios.items() if key in wanted}
-    if "logging" in skip:
-        scenarios.pop("hit-logged", None)
-    if "nginx" in skip:
-        scenarios.pop("nginx-alone", None), scenarios.pop("nginx-auth", None)
-
     servers: list[Server] = []
     with running(servers):
-        bare, bare_port = start_bare(out)
-        jwk = out / "es384.jwk"
-        jwk.write_text(json.dumps(_public_jwk("ES384", issuer.keys["ES384"])))
-        bare_verify, verify_port = start_bare(out, "verify", jwk)
-        bare_deny, deny_port = start_bare(out, "deny")
-        servers += [bare, bare_verify, bare_deny]
-        authcheck, ac_port = start_authcheck(out, "authcheck", main_config)
-        servers.append(authcheck)
-        ports = {
-            "bare": bare_port,
-            "bare-verify": verify_port,
-            "bare-deny": deny_port,
-            "hit": ac_port,
-            "garbage": ac_port,
-            **{f"distinct-{a}": ac_port for a in ALGS},
-        }
-        if "hit-logged" in scenarios:
-            logged, logged_port = start_authcheck(out, "authcheck-logged", main_config, decision_log="all")
-            servers.append(logged)
-            ports["hit-logged"] = logged_port
-        if "nginx-auth" in scenarios:
-            nginx, with_auth, alone = start_nginx(out, ac_port)
-            servers.append(nginx)
-            ports["nginx-auth"], ports["nginx-alone"] = with_auth, alone
-        files = {
-            "bare": "one",
-            "bare-verify": "ES384",
-            "bare-deny": "garbage",
-            "hit": "one",
-            "hit-logged": "one",
-            "garbage": "garbage",
-            "nginx-auth": "one",
-            "nginx-alone": "one",
-            **{f"distinct-{a}": a for a in ALGS},
-        }
-        expected = {"garbage": 401, "bare-deny": 401}
-        # In (4) everything shares core 1: how much CPU each process spends per request.
-        cpu_watch: dict[str, int] = {"authcheck": authcheck.process.pid}
-        nginx_cpu: dict[str, dict[str, list[float]]] = {}
-        if "nginx-auth" in scenarios:
-            cpu_watch["nginx"] = _descendants(nginx.process.pid)[0]  # its one worker
+        targets = start_targets(out, issuer, set(scenarios), main_config, servers)
+        tokens = {key: token_files[TOKENS.get(key, "one")] for key in scenarios}
         for key in scenarios:
-            _check_answer(key, ports[key], token_files[files[key]], expected.get(key, 200))
+            _check_answer(key, targets[key].port, tokens[key], STATUS.get(key, 200))
         for key in scenarios:  # warm-up
-            wrk(ports[key], token_files[files[key]], 1, **_request_shape(key))
+            wrk(targets[key].port, tokens[key], 1, **_request_shape(key))
         if args.profile:
             for key in ("hit", "hit-logged", "distinct-ES384", "distinct-RS256", "garbage"):
-                server = logged if key == "hit-logged" else authcheck
-                profile(out, server, key, ports[key], token_files[files[key]], max(args.seconds, 10))
+                if key in targets:
+                    server = targets[key].processes["authcheck"]
+                    profile(out, server, key, targets[key].port, tokens[key], max(args.seconds, 10))
             _tidy(out, token_files)
             print(f"(profiles written to {out})")
             return 0
@@ -608,27 +668,18 @@ def main() -> int:
                     crypto_floor(issuer, alg, token_files[alg].read_text().split("\n", 1)[0])
                 )
             for key, scenario in scenarios.items():
-                cpu_before = {name: _cpu_seconds(pid) for name, pid in cpu_watch.items()}
-                run = wrk(ports[key], token_files[files[key]], args.seconds, **_request_shape(key))
+                run = measure(key, targets[key], tokens[key], args.seconds)
                 scenario.runs.append(run)
-                if key.startswith("nginx"):
-                    for name, pid in cpu_watch.items():
-                        used = (_cpu_seconds(pid) - cpu_before[name]) / max(run.requests, 1) * 1e6
-                        nginx_cpu.setdefault(key, {}).setdefault(name, []).append(used)
-                _sanity(key, run, expected.get(key, 200))
+                _sanity(key, run, STATUS.get(key, 200))
                 print(
                     f"  round {round_} {key:18} {run.rps:9.0f} req/s  p50 {run.p50_ms:7.2f} ms"
-                    f"  p99 {run.p99_ms:7.2f} ms",
+                    f"  p99 {run.p99_ms:7.2f} ms  CPU {sum(run.cpu_us.values()):6.1f} µs/request",
                     flush=True,
                 )
-        idle_rss = authcheck.rss_mb()
+        extra: dict[str, Any] = {}
+        if "hit" in targets:
+            extra["authcheck_rss_mb_after_runs"] = round(targets["hit"].processes["authcheck"].rss_mb(), 1)
 
-    extra: dict[str, Any] = {"authcheck_rss_mb_after_runs": round(idle_rss, 1)}
-    if nginx_cpu:
-        extra["nginx_cpu_us_per_request"] = {
-            key: {name: round(statistics.median(values), 1) for name, values in by_process.items()}
-            for key, by_process in nginx_cpu.items()
-        }
     if "workers" not in skip:
         extra["workers"] = scale_workers(out, issuer, main_config, token_files, args)
     if "memory" not in skip:
@@ -640,10 +691,7 @@ def main() -> int:
     (out / "results.md").write_text(report)
     (out / "results.json").write_text(
         json.dumps(
-            {
-                "scenarios": {k: {**asdict(s), "runs": [asdict(r) for r in s.runs]} for k, s in scenarios.items()},
-                **extra,
-            },
+            {"scenarios": {k: {**asdict(s), "cpu_us": s.cpu_us()} for k, s in scenarios.items()}, **extra},
             indent=2,
         )
     )
@@ -692,9 +740,12 @@ def _check_answer(key: str, port: int, tokens: Path, status: int) -> None:
             "X-Forwarded-Uri": "/orders/42",
             "X-Forwarded-Host": "shop.example.com",
         }
-    got = http_status(f"http://127.0.0.1:{port}{shape.get('path', '/verify')}", headers)
+    url = f"http://127.0.0.1:{port}{shape.get('path', '/verify')}"
+    got = http_status(url, headers)
     if got != status:
         raise RuntimeError(f"{key}: expected {status}, got {got}")
+    if key in GUARDED and (got := http_status(url)) != 401:
+        raise RuntimeError(f"{key}: a request without a token got {got}, not 401")
 
 
 def _sanity(key: str, run: Run, status: int) -> None:
@@ -828,7 +879,10 @@ def _memory_run(
 
 
 def render(scenarios: dict[str, Scenario], extra: dict[str, Any], args: argparse.Namespace, elapsed: float) -> str:
-    lines = ["| scenario | req/s | p50 | p99 | ratio to its baseline | target |", "|---|---:|---:|---:|---:|---|"]
+    lines = [
+        "| scenario | req/s | p50 | p99 | CPU/request | ratio to its baseline | target |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
     if not scenarios:  # --only memory
         lines = []
     for s in scenarios.values():
@@ -844,16 +898,9 @@ def render(scenarios: dict[str, Scenario], extra: dict[str, Any], args: argparse
             ratio += f"{'; ' if ratio else ''}{_ratio(rps / floor)} crypto floor ({floor:,.0f}/s)"
         lines.append(
             f"| {s.label} | {rps:,.0f} | {_fmt_ms(s.median('p50_ms'))} | {_fmt_ms(s.median('p99_ms'))} "
-            f"| {ratio} | {verdict} |"
+            f"| {sum(s.cpu_us().values()):,.0f} µs | {ratio} | {verdict} |"
         )
-    text = "\n".join(lines) + "\n"
-    if "nginx_cpu_us_per_request" in extra:
-        cpu = extra["nginx_cpu_us_per_request"]
-        parts = [
-            f"{key}: " + ", ".join(f"{name} {us:.0f} µs" for name, us in by_process.items())
-            for key, by_process in cpu.items()
-        ]
-        text += "\n(4) CPU per request, all on core 1 — " + "; ".join(parts) + ".\n"
+    text = "\n".join(lines) + "\n" + _cpu_split(scenarios)
     if "workers" in extra:
         w = extra["workers"]
         text += (
@@ -892,6 +939,18 @@ def render(scenarios: dict[str, Scenario], extra: dict[str, Any], args: argparse
         )
     text += f"\nThe run took {elapsed / 60:.1f} min.\n\nMachine: {machine()}.\n"
     return text
+
+
+def _cpu_split(scenarios: dict[str, Scenario]) -> str:
+    """The CPU/request column by process, for the rows that more than one process serves."""
+    parts = [
+        f"{key}: " + " + ".join(f"{name} {us:,.0f} µs" for name, us in cpu.items())
+        for key, cpu in ((key, s.cpu_us()) for key, s in scenarios.items())
+        if len(cpu) > 1
+    ]
+    if not parts:
+        return ""
+    return f"\nCPU per request by process (medians; every server on core {SERVER_CORE}): " + "; ".join(parts) + ".\n"
 
 
 def _ratio(value: float) -> str:
