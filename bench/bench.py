@@ -592,9 +592,10 @@ def all_scenarios() -> dict[str, Scenario]:
     return {s.key: s for s in scenarios}
 
 
-# What each scenario sends (a key of the token files) and the answer every request must get.
-AUTHCHECK_ROWS = ("hit", *(f"distinct-{alg}" for alg in ALGS), "garbage")
+AUTHCHECK_ROWS = ("hit", *(f"distinct-{alg}" for alg in ALGS), "garbage")  # the headline authcheck alone
 NGINX_ROWS = ("nginx-alone", "nginx-auth")
+# What each scenario sends (a key of the token files; "one" where not named) and the answer
+# every request must get (200 where not named).
 TOKENS = {"bare-verify": "ES384", "bare-deny": "garbage", "garbage": "garbage", **{f"distinct-{a}": a for a in ALGS}}
 STATUS = {"garbage": 401, "bare-deny": 401}
 GUARDED = {"nginx-auth", *ENVOY_ROWS} - {"envoy-alone"}  # with auth: a request without a token must get 401
