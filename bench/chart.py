@@ -24,7 +24,7 @@ def ratios(results: dict[str, Any]) -> list[tuple[str, float, float | None]]:
     scenarios = results["scenarios"]
 
     def rps(key: str) -> float:
-        return statistics.median(run["rps"] for run in scenarios[key]["runs"])
+        return float(statistics.median(run["rps"] for run in scenarios[key]["runs"]))
 
     rows = []
     for scenario in scenarios.values():
