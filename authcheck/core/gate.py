@@ -18,7 +18,7 @@ step would need more, and the caller then asks `decide`.
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from authcheck.config.model import Access, Config, Rule
 from authcheck.core.authenticator import Authenticator, token_digest
@@ -30,6 +30,7 @@ from authcheck.core.identity import Identity, anonymous_headers
 from authcheck.core.original_request import Headers, OriginalRequest, read_original_request
 from authcheck.core.rules import Matched, RuleSet, authorize
 
+_D = TypeVar("_D", bound=Denial)
 _MEMO_LIMIT = 4096  # original requests remembered by the header lines they were read from
 
 
@@ -83,7 +84,7 @@ class Gate:
             try:
                 request = read_original_request(headers, verify_method, envoy_subpath, self._ingress)
             except Denial as denial:
-                known = denial.with_traceback(None)
+                known = _kept(denial)
             else:
                 known = request, self._rules.matching(request)
             if raw_headers is not None:
@@ -109,7 +110,8 @@ class Gate:
             # A hit means the rest of the header is a token extract_bearer once returned: no
             # space, comma or tab, not too long. So extract_bearer reads this header as it.
             identity = self._authenticator.recall_verified(token_digest(authorization[7:]))
-        except Denial:
+        except Denial as denial:
+            _kept(denial)
             return None  # the full road answers it, with its report_only rules
         if identity is None:
             return None
@@ -118,7 +120,7 @@ class Gate:
             authorize(rule, identity, matched.captures)
             return Decision(200, request, rule, identity, None, identity.headers, None, matched.captures, reports)
         except Denial as denial:
-            return Decision(denial.status, request, rule, identity, denial, (), None, matched.captures, reports)
+            return Decision(denial.status, request, rule, identity, _kept(denial), (), None, matched.captures, reports)
 
     def decide_for(self, request: OriginalRequest, authorization: Sequence[str]) -> Decision:
         """The decision for an original request already read from the proxy's headers."""
@@ -138,9 +140,9 @@ class Gate:
             authorize(rule, identity, captures)
             return Decision(200, request, rule, identity, None, identity.headers, None, captures, reports)
         except UnknownKeyId as unknown:
-            return Decision(unknown.status, request, rule, None, unknown, (), unknown.issuer, captures, reports)
+            return Decision(unknown.status, request, rule, None, _kept(unknown), (), unknown.issuer, captures, reports)
         except Denial as denial:
-            return Decision(denial.status, request, rule, identity, denial, (), None, captures, reports)
+            return Decision(denial.status, request, rule, identity, _kept(denial), (), None, captures, reports)
 
     def _anonymous(
         self, request: OriginalRequest, rule: Rule, caller: _Caller, captures: Captures, reports: tuple[ReportOnly, ...]
@@ -151,11 +153,21 @@ class Gate:
             try:
                 identity = caller.identity()
             except UnknownKeyId as unknown:
-                refresh_issuer = unknown.issuer
-            except Denial:
-                pass
+                refresh_issuer = _kept(unknown).issuer
+            except Denial as denial:
+                _kept(denial)
         allowed_headers = identity.headers if identity else self._anonymous_headers
         return Decision(200, request, rule, identity, None, allowed_headers, refresh_issuer, captures, reports)
+
+
+def _kept(denial: _D) -> _D:
+    """The denial without its traceback and the exception it replaced. Caught, a denial still
+    holds the frames it passed through (the replaced one: its own, which link to the frames
+    below), and they hold the denial (the caller's `_outcome`, a local): a reference cycle that
+    only the cycle collector frees, which a stream of refused tokens would keep busy (see
+    tests/test_gate_cycles.py). Each raise gives it a traceback again: every catch drops it."""
+    denial.__context__ = denial.__cause__ = None
+    return denial.with_traceback(None)
 
 
 class _Caller:
@@ -173,7 +185,7 @@ class _Caller:
             try:
                 self._outcome = self._authenticator.authenticate(extract_bearer(self.authorization))
             except Denial as denial:
-                self._outcome = denial.with_traceback(None)
+                self._outcome = _kept(denial)
         if isinstance(self._outcome, Denial):
             raise self._outcome
         return self._outcome
@@ -191,5 +203,5 @@ def _report(rule: Rule, captures: Captures, caller: _Caller | Identity) -> Repor
     try:
         authorize(rule, caller if isinstance(caller, Identity) else caller.identity(), captures)
     except Denial as denial:
-        return ReportOnly(rule.name, denial.status, denial.code)
+        return ReportOnly(rule.name, _kept(denial).status, denial.code)
     return ReportOnly(rule.name, 200, "ok")
