@@ -768,7 +768,7 @@ def main() -> int:
         for key in scenarios:  # warm-up
             wrk(targets[key].port, tokens[key], 1, **_request_shape(key))
         if args.profile:
-            for key in ("hit", "hit-logged", "distinct-ES384", "distinct-RS256", "garbage"):
+            for key in ("hit", "hit-logged", "distinct-ES384", "distinct-RS256", "garbage", "envoy-http", "envoy-grpc"):
                 if key in targets:
                     server = targets[key].processes["authcheck"]
                     profile(out, server, key, targets[key].port, tokens[key], max(args.seconds, 10))
