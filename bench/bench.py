@@ -3,8 +3,9 @@
 Starts, on loopback: a JWKS issuer (in this process), authcheck, bare Starlette apps on the
 same server stack, nginx, and one Envoy per Envoy row (`--concurrency 1`); then drives each
 with wrk. Servers run on core 1 (`taskset -c 1`), wrk on core 0, so load generator and server
-never share a core. Each scenario runs `--rounds` times, interleaved, and the table shows
-medians; every ratio divides two numbers measured in the same run.
+never share a core. Each scenario runs `--rounds` times, interleaved, each baseline just
+before the scenarios divided by it; the table shows medians, and a ratio is the median of
+the rounds' ratios (chart.paired_ratio).
 
   (1) one valid ES384 token repeated                 vs bare Starlette answering 200
   (2) 10,000 distinct valid tokens rotated, per alg   ES384: vs a bare app checking one ES384
@@ -65,6 +66,7 @@ from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from chart import draw as draw_chart
+from chart import paired_ratio
 
 REPO = Path(__file__).resolve().parent.parent
 SERVER_CORE, LOAD_CORE = "1", "0"
@@ -565,11 +567,12 @@ class Scenario:
 
 
 def all_scenarios() -> dict[str, Scenario]:
+    # Each baseline runs just before the scenarios divided by it (see chart.paired_ratio).
     scenarios = [
         Scenario("bare", BASELINES["bare"], None),
-        Scenario("bare-verify", BASELINES["bare-verify"], None),
-        Scenario("bare-deny", BASELINES["bare-deny"], None),
         Scenario("hit", "(1) one valid ES384 token, repeated", "bare", goal=1.0),
+        Scenario("hit-logged", "(1) with every decision logged (--decision-log all, the default)", "bare", goal=0.85),
+        Scenario("bare-verify", BASELINES["bare-verify"], None),
         *(
             Scenario(
                 f"distinct-{alg}",
@@ -579,8 +582,8 @@ def all_scenarios() -> dict[str, Scenario]:
             )
             for alg in ALGS
         ),
+        Scenario("bare-deny", BASELINES["bare-deny"], None),
         Scenario("garbage", "(3) 10,000 distinct garbage tokens (401)", "bare-deny", goal=1.0),
-        Scenario("hit-logged", "(1) with every decision logged (--decision-log all, the default)", "bare", goal=0.85),
         Scenario("nginx-alone", BASELINES["nginx-alone"], None),
         Scenario("nginx-auth", "(4) nginx auth_request -> authcheck (one ES384 token), -> upstream", "nginx-alone"),
         Scenario("envoy-alone", BASELINES["envoy-alone"], None),
@@ -703,9 +706,9 @@ def measure(key: str, target: Target, tokens: Path, seconds: float) -> Run:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--seconds", type=float, default=5.0, help="per wrk run")
-    parser.add_argument("--quick", action="store_true", help="3 rounds of 2 s: a smoke run (ratios get noisy)")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--seconds", type=float, default=4.0, help="per wrk run")
+    parser.add_argument("--quick", action="store_true", help="2 s per run: a smoke run (ratios get noisy)")
     parser.add_argument("--skip", default="", help="comma-separated: nginx,envoy,workers,memory,logging")
     parser.add_argument("--only", choices=["memory"], help="run just this measurement")
     parser.add_argument("--rows", default="", help="comma-separated scenario keys: run just these and their baselines")
@@ -1004,7 +1007,7 @@ def render(scenarios: dict[str, Scenario], extra: dict[str, Any], args: argparse
         rps = s.median("rps")
         ratio, verdict = "", ""
         if s.baseline:
-            value = rps / scenarios[s.baseline].median("rps")
+            value = paired_ratio([r.rps for r in s.runs], [r.rps for r in scenarios[s.baseline].runs])
             ratio = f"{_ratio(value)} {s.baseline}"
             if s.goal is not None:
                 verdict = f">= {s.goal}x: {'met' if value >= s.goal else 'NOT met'}"
@@ -1054,7 +1057,8 @@ def render(scenarios: dict[str, Scenario], extra: dict[str, Any], args: argparse
         )
     if scenarios:
         text += (
-            f"\nMedians of {args.rounds} rounds of {args.seconds:g} s; `wrk -t1 -c{CONNECTIONS}` on core {LOAD_CORE}, "
+            f"\nMedians of {args.rounds} rounds of {args.seconds:g} s (a ratio: the median of the rounds' ratios); "
+            f"`wrk -t1 -c{CONNECTIONS}` on core {LOAD_CORE}, "
             f"servers on core {SERVER_CORE}."
         )
     text += f"\nThe run took {elapsed / 60:.1f} min.\n\nMachine: {machine()}.\n"
@@ -1065,7 +1069,7 @@ def envoy_ratio(scenarios: dict[str, Scenario]) -> float | None:
     """envoy-grpc / envoy-jwt throughput, when both ran."""
     if "envoy-grpc" not in scenarios or "envoy-jwt" not in scenarios:
         return None
-    return scenarios["envoy-grpc"].median("rps") / scenarios["envoy-jwt"].median("rps")
+    return paired_ratio([r.rps for r in scenarios["envoy-grpc"].runs], [r.rps for r in scenarios["envoy-jwt"].runs])
 
 
 def _cpu_split(scenarios: dict[str, Scenario]) -> str:
