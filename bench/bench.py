@@ -225,18 +225,36 @@ class Server:
     """A process started by the benchmark, in its own process group, stopped by it."""
 
     def __init__(
-        self, name: str, command: list[str], log: Path, ready_url: str, cores: str, ready_any: bool = False
+        self,
+        name: str,
+        command: list[str],
+        log: Path,
+        ready_url: str,
+        cores: str,
+        ready_any: bool = False,
+        stdout_pipe: bool = False,
     ) -> None:
-        """`ready_any`: any HTTP answer means ready (the baselines answer 401 or 404 by design)."""
+        """`ready_any`: any HTTP answer means ready (the baselines answer 401 or 404 by design).
+        `stdout_pipe`: stdout goes to a pipe, as under a container runtime, which a reader on
+        the load core empties, keeping the first lines in `<log>.sample` (a file growing by
+        tens of MB per round would make the kernel's writeback part of the measurement)."""
         self.name, self.log = name, log
+        self.reader: subprocess.Popen[bytes] | None = None
+        if stdout_pipe:
+            keep_sample = 'head -n 20 > "$0"; exec cat > /dev/null'
+            self.reader = subprocess.Popen(
+                ["taskset", "-c", LOAD_CORE, "sh", "-c", keep_sample, f"{log}.sample"], stdin=subprocess.PIPE
+            )
         with log.open("ab") as out:
             self.process = subprocess.Popen(
                 ["taskset", "-c", cores, *command],
-                stdout=out,
-                stderr=subprocess.STDOUT,
+                stdout=self.reader.stdin if self.reader else out,
+                stderr=out if self.reader else subprocess.STDOUT,
                 start_new_session=True,
                 cwd=REPO,
             )
+        if self.reader is not None and self.reader.stdin is not None:
+            self.reader.stdin.close()  # the server holds the pipe's only write end
         deadline = time.monotonic() + 30
         while True:
             if self.process.poll() is not None:
@@ -271,6 +289,8 @@ class Server:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, 9)
                 self.process.wait()
+        if self.reader is not None:
+            self.reader.wait(10)  # the pipe closed with the server
 
 
 def _descendants(pid: int) -> list[int]:
@@ -364,7 +384,9 @@ def start_authcheck(
         decision_log,
         *(["--grpc-port", str(grpc_port)] if grpc_port is not None else []),
     ]
-    return Server(name, command, workdir / f"{name}.log", f"http://127.0.0.1:{port}/readyz", cores), port
+    ready = f"http://127.0.0.1:{port}/readyz"
+    logged = decision_log != "off"
+    return Server(name, command, workdir / f"{name}.log", ready, cores, stdout_pipe=logged), port
 
 
 def start_bare(workdir: Path, mode: str = "ok", jwk: Path | None = None) -> tuple[Server, int]:
@@ -823,17 +845,11 @@ def main() -> int:
 
 
 def _tidy(out: Path, token_files: dict[str, Path]) -> None:
-    """Drop what only this run could use (token files, ~50 MB) and keep the logged
-    authcheck's first lines as a sample (it logs every request: tens of MB)."""
+    """Drop what only this run could use (token files, ~50 MB)."""
     for path in token_files.values():
         path.unlink(missing_ok=True)
     for path in out.glob("memory-rest-*.txt"):
         path.unlink()
-    logged = out / "authcheck-logged.log"
-    if logged.exists():
-        with logged.open() as log:
-            head = [line for _, line in zip(range(20), log, strict=False)]
-        logged.write_text("".join(head) + "[... one line per request; trimmed by bench/bench.py]\n")
 
 
 def _request_shape(key: str) -> dict[str, Any]:
