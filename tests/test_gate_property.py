@@ -119,3 +119,23 @@ def test_decide_known_answers_a_cached_token_on_a_known_request() -> None:
         known = gate.decide_known(raw_headers, f"Bearer {token}".encode())
         assert known is not None and known.status == full.status == status
         assert _comparable(known) == _comparable(full)
+
+
+def test_decide_known_takes_an_uncached_token_on_a_known_request_but_leaves_a_refresh_to_decide() -> None:
+    """The property above would also hold if decide_known only ever answered cached tokens."""
+    keys = StaticKeys(ISSUER, KEY)
+    rule = Rule(name="orders", match=Match(paths=("/orders/**",)), access=Access.ALL_SCOPES, scopes=("read:orders",))
+    config = Config(issuers=(keys.config,), rules=(rule,), ingress="nginx")
+    gate = Gate(config, Authenticator(config, {ISSUER: keys}, lambda header, why: None, Clock(NOW + 1)))
+    raw_headers = ("GET", b"/verify", "GET", "/orders/1")
+    sent = {"x-forwarded-method": ["GET"], "x-forwarded-uri": ["/orders/1"], "authorization": []}
+    gate.decide(sent, "GET", None, raw_headers=raw_headers)  # the request is read once
+    unknown_kid = mint(new_key("ES256", kid="k2"), ISSUER, iat=NOW, exp=NOW + 600)
+    for token, status in ((TOKENS[2], 200), ("not-a-jwt", 401), (TOKENS[5], 401), (unknown_kid, None)):
+        known = gate.decide_known(raw_headers, f"Bearer {token}".encode())
+        full = gate.decide({**sent, "authorization": [f"Bearer {token}"]}, "GET", None, raw_headers=raw_headers)
+        if status is None:
+            assert known is None and full.refresh_issuer == ISSUER  # the caller refreshes, then asks decide
+        else:
+            assert known is not None and known.status == full.status == status
+            assert _comparable(known) == _comparable(full)

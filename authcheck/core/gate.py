@@ -9,10 +9,12 @@ refresh once and decide again (service.decisions does, for the async edges).
 Report_only rules (see RuleSet.matching) are judged on the way, with the same caller,
 and only reported in `Decision.report_only`: they never change the answer.
 
-`decide_known` is the same decision taken without an await for the request the service
-sees most: an original request read before (from the same header lines), a plain
-`Bearer <token>` and a token in the verified-token cache. It answers None whenever any
-step would need more, and the caller then asks `decide`.
+`decide_known` is the same decision for the requests the service sees most: an original
+request read before (from the same header lines) with one plain `Bearer <token>`. A token
+in the verified-token cache is answered from its digest alone; any other token goes the
+full token road without the header lines being read again. It answers None whenever a step
+would need more (an await for an unknown kid's keys included), and the caller then asks
+`decide`.
 """
 
 from __future__ import annotations
@@ -94,8 +96,9 @@ class Gate:
         return self._decide_matched(known[0], known[1], headers.get("authorization", ()))
 
     def decide_known(self, raw_headers: Hashable, authorization: bytes | None) -> Decision | None:
-        """`decide`, when it needs no await: see the module docstring. `authorization` is
-        the one Authorization header's raw value (None when there is not exactly one)."""
+        """`decide`, for a request read before and when it needs no await: see the module
+        docstring. `authorization` is the one Authorization header's raw value (None when
+        there is not exactly one)."""
         known = self._requests.get(raw_headers)
         if known is None or authorization is None or isinstance(known, Denial):
             return None
@@ -113,8 +116,9 @@ class Gate:
         except Denial as denial:
             _kept(denial)
             return None  # the full road answers it, with its report_only rules
-        if identity is None:
-            return None
+        if identity is None:  # the token road from its start, on the request already read
+            decision = self._decide_matched(request, matched, (authorization.decode("latin-1"),))
+            return None if decision.refresh_issuer is not None else decision
         reports = _reports(matched, identity) if matched.report_only else ()
         try:
             authorize(rule, identity, matched.captures)
