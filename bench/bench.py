@@ -793,12 +793,14 @@ def main() -> int:
         for key in scenarios:  # warm-up
             wrk(targets[key].port, tokens[key], 1, **_request_shape(key))
         if args.profile:
-            for key in ("hit", "hit-logged", "distinct-ES384", "distinct-RS256", "garbage", "envoy-http", "envoy-grpc"):
-                if key in targets:
-                    server = targets[key].processes["authcheck"]
-                    profile(out, server, key, targets[key].port, tokens[key], max(args.seconds, 10))
+            profiled = [key for key in PROFILED if key in targets]
+            for key in profiled:
+                server = targets[key].processes["authcheck"]
+                profile(out, server, key, targets[key].port, tokens[key], max(args.seconds, 10))
+            table = profile_table({key: out / f"profile-{key}.txt" for key in profiled})
+            (out / "profile-table.md").write_text(table)
             _tidy(out, token_files)
-            print(f"(profiles written to {out})")
+            print(f"\n{table}\n(profiles written to {out})")
             return 0
         for round_ in range(1, args.rounds + 1):
             for alg in (a for a in ALGS if f"distinct-{a}" in scenarios):
@@ -917,6 +919,41 @@ def profile(out: Path, server: Server, key: str, port: int, tokens: Path, second
     summary = summarize_profile(raw)
     (out / f"profile-{key}.md").write_text(f"# {key}: {run.rps:,.0f} req/s under py-spy\n\n{summary}")
     print(f"\n## {key} ({run.rps:,.0f} req/s while sampled)\n{summary}", flush=True)
+
+
+PROFILED = ("hit", "hit-logged", "distinct-ES384", "distinct-RS256", "garbage", "envoy-http", "envoy-grpc")
+# Where a sample of the event loop goes: the first category with a frame on its stack.
+PROFILE_CATEGORIES = (
+    ("signature check (cryptography via PyJWT)", ("ECAlgorithm.verify", "RSAAlgorithm.verify")),
+    ("token parsing (peek: base64 + JSON)", ("peek (authcheck/core/tokens.py",)),
+    ("rest of the decision (authcheck/core)", ("Gate.decide", "decide_with_refresh")),
+    ("metrics (prometheus-client)", ("Metrics.observe",)),
+    ("decision log line (write_event)", ("write_event",)),
+    ("uvicorn send (header checks, write)", ("RequestResponseCycle.send",)),
+    ("rest of the handler (header scan, answer, log fields)", ("VerifyRouter", "Authorization.Check")),
+)
+OTHER_CATEGORY = "event loop, HTTP parsing, task start, other C code"
+
+
+def profile_table(raws: dict[str, Path]) -> str:
+    """The event loop's samples of each profile by category, as shares. Other threads are left
+    out: py-spy counts a thread blocked in C (the log writer waiting for lines) as busy."""
+    shares: dict[str, dict[str, float]] = {}
+    for key, raw in raws.items():
+        counts = dict.fromkeys([name for name, _ in PROFILE_CATEGORIES] + [OTHER_CATEGORY], 0)
+        for line in raw.read_text().splitlines():
+            stack, _, count = line.rpartition(" ")
+            if not count.isdigit() or "Runner.run" not in stack:
+                continue
+            name = next((n for n, frames in PROFILE_CATEGORIES if any(f in stack for f in frames)), OTHER_CATEGORY)
+            counts[name] += int(count)
+        total = sum(counts.values()) or 1
+        shares[key] = {name: n / total * 100 for name, n in counts.items()}
+    rows = ["| share of the event loop's samples | " + " | ".join(raws) + " |", "|---|" + "---:|" * len(raws)]
+    for name in [n for n, _ in PROFILE_CATEGORIES] + [OTHER_CATEGORY]:
+        cells = [f"{shares[key][name]:.0f}%" if shares[key][name] >= 0.5 else "—" for key in raws]
+        rows.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(rows) + "\n"
 
 
 def summarize_profile(raw: Path, top: int = 25) -> str:
