@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import jwt
 
@@ -65,7 +66,9 @@ def tokens(issuer: Issuer) -> list[tuple[bytes, int]]:
     return rounds
 
 
-async def connection(port: int, requests: list[tuple[bytes, int]], offset: int, deadline: float, out: dict) -> None:
+async def connection(
+    port: int, requests: list[tuple[bytes, int]], offset: int, deadline: float, out: dict[str, Any]
+) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     i = offset
     try:
@@ -97,8 +100,8 @@ def open_fds(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
-async def drive(server: Server, port: int, requests: list[tuple[bytes, int]], seconds: float) -> dict:
-    out: dict = {"count": 0, "wrong": 0, "5xx": 0, "latencies": []}
+async def drive(server: Server, port: int, requests: list[tuple[bytes, int]], seconds: float) -> dict[str, Any]:
+    out: dict[str, Any] = {"count": 0, "wrong": 0, "5xx": 0, "latencies": []}
     started = time.monotonic()
     deadline = started + seconds
     step = len(requests) // CONNECTIONS
