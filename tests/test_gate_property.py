@@ -106,12 +106,17 @@ def test_decide_known_equals_decide(
             assert _comparable(known) == _comparable(full)
 
 
-def test_decide_known_answers_a_cached_token_on_a_known_request() -> None:
-    """The property above would hold vacuously if decide_known never answered."""
+def _orders_gate() -> Gate:
+    """One rule: read:orders on /orders/**."""
     keys = StaticKeys(ISSUER, KEY)
     rule = Rule(name="orders", match=Match(paths=("/orders/**",)), access=Access.ALL_SCOPES, scopes=("read:orders",))
     config = Config(issuers=(keys.config,), rules=(rule,), ingress="nginx")
-    gate = Gate(config, Authenticator(config, {ISSUER: keys}, lambda header, why: None, Clock(NOW + 1)))
+    return Gate(config, Authenticator(config, {ISSUER: keys}, lambda header, why: None, Clock(NOW + 1)))
+
+
+def test_decide_known_answers_a_cached_token_on_a_known_request() -> None:
+    """The property above would hold vacuously if decide_known never answered."""
+    gate = _orders_gate()
     raw_headers = ("GET", b"/verify", "GET", "/orders/1")
     for token, status in ((TOKENS[0], 200), (TOKENS[1], 403)):
         sent = {"x-forwarded-method": ["GET"], "x-forwarded-uri": ["/orders/1"], "authorization": [f"Bearer {token}"]}
@@ -123,10 +128,7 @@ def test_decide_known_answers_a_cached_token_on_a_known_request() -> None:
 
 def test_decide_known_takes_an_uncached_token_on_a_known_request_but_leaves_a_refresh_to_decide() -> None:
     """The property above would also hold if decide_known only ever answered cached tokens."""
-    keys = StaticKeys(ISSUER, KEY)
-    rule = Rule(name="orders", match=Match(paths=("/orders/**",)), access=Access.ALL_SCOPES, scopes=("read:orders",))
-    config = Config(issuers=(keys.config,), rules=(rule,), ingress="nginx")
-    gate = Gate(config, Authenticator(config, {ISSUER: keys}, lambda header, why: None, Clock(NOW + 1)))
+    gate = _orders_gate()
     raw_headers = ("GET", b"/verify", "GET", "/orders/1")
     sent = {"x-forwarded-method": ["GET"], "x-forwarded-uri": ["/orders/1"], "authorization": []}
     gate.decide(sent, "GET", None, raw_headers=raw_headers)  # the request is read once
