@@ -7,7 +7,7 @@ scope-less), such a token with bytes changed, or raw bytes. Invariants checked o
 
 - the decision never raises, and its status is 200, 401, 403 or 503 (never a 5xx other than 503);
 - an allow on a rule that needs a token names a subject only a valid token carries;
-- the cache-hit road (`decide_known`) decides as the full road did;
+- the short road for a request read before (`decide_known`) decides as the full road did;
 - a refusal's answer renders (JSON body, challenge header) without error.
 
 Run: `python fuzz/decide.py fuzz/corpus` (forever), or `-runs=N` / `-max_total_time=S`
