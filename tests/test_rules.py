@@ -289,7 +289,7 @@ def test_memo_keeps_method_and_host_apart() -> None:
 def test_memo_limit_does_not_change_answers() -> None:
     rules = RuleSet(config(rule("even", paths=("/even/**",))))
     count = 2 * rules_module._MEMO_LIMIT + 17
-    for round_ in range(2):  # the second round runs after the memo has been cleared at least once
+    for round_ in range(2):  # the second round runs after the memo has been full for a while
         for i in range(count):
             if i % 2 == 0:
                 assert rules.match(request(f"/even/{i}")).name == "even", (round_, i)
@@ -297,6 +297,16 @@ def test_memo_limit_does_not_change_answers() -> None:
                 with pytest.raises(RouteDenied):
                     rules.match(request(f"/odd/{i}"))
     assert len(rules._memo) <= rules_module._MEMO_LIMIT
+
+
+def test_a_flood_of_new_paths_keeps_a_path_in_use_remembered() -> None:
+    """The memo drops the least recently used: a client sending endless new paths does not
+    make every other request's rule be matched again."""
+    rules = RuleSet(config(rule("orders", paths=("/orders/**",))))
+    hot = rules.matching(request("/orders/1"))
+    for i in range(3 * rules_module._MEMO_LIMIT):
+        rules.matching(request(f"/flood/{i}"))
+        assert rules.matching(request("/orders/1")) is hot, i  # the remembered answer itself
 
 
 def identity(

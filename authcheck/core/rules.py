@@ -18,6 +18,7 @@ from authcheck.core.captures import (
 )
 from authcheck.core.claims import unmet
 from authcheck.core.errors import ClientNotAllowed, InsufficientClaims, InsufficientScope, InvalidToken, RouteDenied
+from authcheck.core.expiring_cache import LRU
 from authcheck.core.identity import Identity
 from authcheck.core.original_request import OriginalRequest
 
@@ -77,7 +78,7 @@ class RuleSet:
     def __init__(self, config: Config) -> None:
         self._rules = tuple(_compile(rule) for rule in config.rules)
         self._default = Matched(DEFAULT_AUTHENTICATED if config.default == "authenticated" else None)
-        self._memo: dict[tuple[str, str | None, str], Matched] = {}
+        self._memo: LRU[tuple[str, str | None, str], Matched] = LRU(_MEMO_LIMIT)
 
     def match(self, request: OriginalRequest) -> Rule:
         """The rule that decides this request; raises RouteDenied when none does."""
@@ -93,14 +94,11 @@ class RuleSet:
     def matching(self, request: OriginalRequest) -> Matched:
         """The deciding rule with its captures, and the report_only rules matched before it."""
         key = (request.method, request.host, request.path)
-        try:
-            return self._memo[key]
-        except KeyError:
+        matched = self._memo.get(key)
+        if matched is None:
             matched = self._first_match(request)
-            if len(self._memo) >= _MEMO_LIMIT:
-                self._memo.clear()
-            self._memo[key] = matched
-            return matched
+            self._memo.put(key, matched)  # least recently used out: a flood of new paths keeps the hot ones
+        return matched
 
     def _first_match(self, request: OriginalRequest) -> Matched:
         report_only: list[tuple[Rule, Captures]] = []
