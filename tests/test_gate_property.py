@@ -1,8 +1,9 @@
 """decide_known, the gate's short road, answers exactly as the full road `decide` (a property).
 
-Hypothesis draws rule sets, original requests (methods, hosts, paths, clean and not) and
-Authorization headers (valid tokens with various scopes, expired, wrong audience, another
-issuer's, garbage, other schemes, none, two). For each, `decide` runs first (as the app's
+Hypothesis draws rule sets (with `clients`, report_only rules, and a rule whose claim
+requirement uses a path capture), original requests (methods, hosts, paths, clean and not)
+and Authorization headers (valid tokens with various scopes, expired, wrong audience,
+another issuer's, garbage, other schemes, none, two). For each, `decide` runs first (as the app's
 first request does, filling the memo and the token cache), then `decide_known`: when it
 answers, its answer must equal what `decide` answers for the same request.
 """
@@ -48,6 +49,7 @@ AUTHORIZATIONS = st.one_of(
     st.sampled_from([[], ["Basic dXNlcjpwYXNz"], ["Bearer"], [f"Bearer {TOKENS[0]}", f"Bearer {TOKENS[1]}"]]),
 )
 PATHS = ["/", "/orders/1", "/orders/", "/public/x", "/public/../orders/1", "/admin/x", "/me", "//orders//1", "/a%2Fb"]
+PATHS += ["/orgs/acme/x", "/orgs/other/x"]
 METHODS = ["GET", "HEAD", "POST", "DELETE", "OPTIONS"]
 HOSTS = [None, "api.example.com", "admin.example.com"]
 SCOPES = ["read:orders", "admin", "superuser"]
@@ -67,6 +69,18 @@ RULES = st.builds(
     claims=st.sampled_from([(), (ClaimRequirement("organization_id", ("acme",)),)]),
     issuers=st.sampled_from([None, frozenset({ISSUER}), frozenset({OTHER_ISSUER})]),
     audiences=st.sampled_from([None, frozenset({AUDIENCE}), frozenset({"https://elsewhere"})]),
+    clients=st.sampled_from([None, frozenset({"client-1"}), frozenset({"another-client"})]),
+    report_only=st.booleans(),
+)
+# The organization in the path must be the token's (a capture used by a claim requirement).
+ORG_RULES = st.builds(
+    Rule,
+    name=st.just("org"),
+    match=st.just(Match(paths=("/orgs/{org}/**",))),
+    access=st.sampled_from([Access.AUTHENTICATED, Access.ALL_SCOPES]),
+    scopes=st.just(("read:orders",)),
+    claims=st.just((ClaimRequirement("organization_id", ("{org}",)),)),
+    report_only=st.booleans(),
 )
 REQUESTS = st.tuples(st.sampled_from(METHODS), st.sampled_from(HOSTS), st.sampled_from(PATHS), AUTHORIZATIONS)
 
@@ -80,7 +94,7 @@ def _comparable(decision: Decision) -> tuple[Any, ...]:
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    rules=st.lists(RULES, max_size=4).map(tuple),
+    rules=st.lists(RULES | ORG_RULES, max_size=4).map(tuple),
     default=st.sampled_from(["deny", "authenticated"]),
     headers=st.sampled_from([(), (("X-Auth-Email", "email"),)]),
     requests=st.lists(REQUESTS, min_size=1, max_size=8),
