@@ -25,7 +25,7 @@ from support.tokens import SigningKey, mint
 from authcheck.config.file import parse_config
 from authcheck.core.gate import Decision
 from authcheck.service.app import Service
-from authcheck.service.grpc_server import serving_grpc
+from authcheck.service.grpc_server import AUTHORIZATION_SERVICE, serving_grpc
 
 REALM = 'Bearer realm="authcheck"'
 IDENTITY = ("x-auth-subject", "x-auth-issuer", "x-auth-scopes", "x-auth-client-id", "x-auth-organization-id")
@@ -349,6 +349,28 @@ def test_decisions_are_counted_and_logged_like_verify(
         counted = edge.service.metrics.render().decode()
         assert value(counted, "authcheck_decisions_total", status="200", code="ok") == 1
         assert value(counted, "authcheck_decisions_total", status="401", code="auth.authorization_header_missing") == 1
+
+    run(config, test)
+
+
+def test_health_watch_streams_the_status_then_its_change(config: dict[str, Any]) -> None:
+    unreachable = f"http://127.0.0.1:{free_port()}/oidc"  # nothing listens there: never any keys
+
+    async def test(edge: Edge) -> None:
+        stub = health_pb2_grpc.HealthStub(edge.channel)
+        watch = stub.Watch(health_pb2.HealthCheckRequest(service=AUTHORIZATION_SERVICE))
+        first = await asyncio.wait_for(watch.read(), timeout=10)
+        assert first.status == health_pb2.HealthCheckResponse.SERVING
+        # A reload to an issuer whose keys cannot be had: the stream says so, unasked.
+        edge.service.apply(parse_config(service_config(unreachable, jwks_uri=f"{unreachable}/jwks")))
+        second = await asyncio.wait_for(watch.read(), timeout=10)
+        assert second.status == health_pb2.HealthCheckResponse.NOT_SERVING
+        watch.cancel()
+
+        unknown = stub.Watch(health_pb2.HealthCheckRequest(service="some.other.Service"))
+        answer = await asyncio.wait_for(unknown.read(), timeout=10)
+        assert answer.status == health_pb2.HealthCheckResponse.SERVICE_UNKNOWN  # on the stream, not an error
+        unknown.cancel()
 
     run(config, test)
 

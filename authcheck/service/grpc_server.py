@@ -9,6 +9,7 @@ its own status, and never an allow.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import time
@@ -39,6 +40,7 @@ log = structlog.get_logger("authcheck")
 # Every worker process binds the same port; the kernel spreads new connections across them.
 SERVER_OPTIONS = (("grpc.so_reuseport", 1),)
 AUTHORIZATION_SERVICE = "envoy.service.auth.v3.Authorization"
+WATCH_INTERVAL_SECONDS = 1.0  # how often a Health/Watch stream looks at readiness
 _GRPC_CODE = {401: grpc.StatusCode.UNAUTHENTICATED, 403: grpc.StatusCode.PERMISSION_DENIED}
 _OVERWRITE = HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD
 _SKIPPED_DENIAL_HEADERS = frozenset({b"content-length"})  # Envoy sizes the body it sends itself
@@ -87,11 +89,31 @@ class Health(health_pb2_grpc.HealthServicer):
         self._service = service
 
     async def Check(self, request: health_pb2.HealthCheckRequest, context: Any) -> health_pb2.HealthCheckResponse:
-        if request.service not in ("", AUTHORIZATION_SERVICE):
+        status = self._status(request.service)
+        if status == health_pb2.HealthCheckResponse.SERVICE_UNKNOWN:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"unknown service {request.service!r}")
-        ready = not problems(*self._service.workers())
-        status = health_pb2.HealthCheckResponse.SERVING if ready else health_pb2.HealthCheckResponse.NOT_SERVING
         return health_pb2.HealthCheckResponse(status=status)
+
+    async def Watch(
+        self, request: health_pb2.HealthCheckRequest, context: Any
+    ) -> AsyncIterator[health_pb2.HealthCheckResponse]:
+        """The status now, then each change, until the caller hangs up. Readiness has no event
+        to wait on (keys go stale with time), so it is looked at every WATCH_INTERVAL_SECONDS.
+        An unknown service is SERVICE_UNKNOWN on the stream, not an error (the protocol's rule)."""
+        sent = None
+        while True:
+            status = self._status(request.service)
+            if status != sent:
+                yield health_pb2.HealthCheckResponse(status=status)
+                sent = status
+            await asyncio.sleep(WATCH_INTERVAL_SECONDS)
+
+    def _status(self, service: str) -> int:
+        if service not in ("", AUTHORIZATION_SERVICE):
+            return int(health_pb2.HealthCheckResponse.SERVICE_UNKNOWN)
+        if problems(*self._service.workers()):
+            return int(health_pb2.HealthCheckResponse.NOT_SERVING)
+        return int(health_pb2.HealthCheckResponse.SERVING)
 
 
 def _headers(http: Any) -> Mapping[str, Sequence[str]]:
